@@ -1,0 +1,847 @@
+// The CPU backend: Kernel IR -> MLIR -> LLVM IR -> host machine code.
+//
+// This is the one translation unit that builds MLIR. A kernel becomes two
+// functions:
+//
+//   func.func private @<sym>_body(%arg0: !llvm.ptr {llvm.noalias}, ...,
+//                                 %params: !llvm.ptr {llvm.noalias},
+//                                 %row_begin: i64, %row_end: i64,
+//                                 %col_begin: i64, %col_end: i64)
+//   func.func @<sym>(%ptrs: !llvm.ptr, %params: !llvm.ptr, i64, i64, i64, i64)
+//
+// The body loops over rows (scf.for), unravels the row index into the outer
+// indices once per row, then loops over columns and evaluates the kernel's
+// scalar instructions per element. The wrapper has the CpuKernelFn signature:
+// it loads the buffer pointers from `ptrs` and calls the body. The body's
+// pointers are `noalias` so LLVM vectorizes the column loop without runtime
+// alias checks; O3 inlines the body into the wrapper and keeps that fact as
+// scoped alias metadata.
+//
+// Scalar semantics follow PyTorch; the per-op rules are in ScalarEmitter.
+// float16/bfloat16 values live in f32 registers and are rounded to their type
+// after every op that can produce an unrepresentable value, so a fused chain
+// rounds exactly like the same ops run one at a time.
+#include "codegen/cpu/cpu_jit.h"
+
+#include <atomic>
+#include <cctype>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kiln/error.h"
+
+#include "llvm/ADT/APInt.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace kiln::cpu {
+namespace {
+
+namespace arith = mlir::arith;
+namespace math = mlir::math;
+namespace scf = mlir::scf;
+namespace func = mlir::func;
+namespace LLVMD = mlir::LLVM;
+using mlir::Location;
+using mlir::OpBuilder;
+using mlir::Type;
+using mlir::Value;
+
+// ---------------------------------------------------------------------------
+// Kernel validation. The emitter trusts the kernel afterwards; a malformed
+// kernel is a scheduler bug, so it is reported here with the instruction
+// rather than as an MLIR verifier error (or a miscompile) later.
+
+[[noreturn]] void invalid(const Kernel& k, size_t i, const std::string& why) {
+  throw Error("kiln: failed to compile kernel " + k.name + ": %" + std::to_string(i) + ": " + why);
+}
+
+bool needs_float(Op op) {
+  switch (op) {
+    case Op::Sqrt: case Op::Exp: case Op::Log: case Op::Sin: case Op::Cos: case Op::Tan:
+    case Op::Tanh: case Op::Sigmoid: case Op::Div:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_comparison(Op op) {
+  return op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Le || op == Op::Gt ||
+         op == Op::Ge;
+}
+
+void validate(const Kernel& k) {
+  if (k.rank < 0) throw Error("kiln: failed to compile kernel " + k.name + ": negative rank");
+  for (size_t i = 0; i < k.body.size(); ++i) {
+    const Instr& in = k.body[i];
+    for (int o : in.operands)
+      if (o < 0 || size_t(o) >= i || k.body[size_t(o)].kind == Instr::Kind::Store)
+        invalid(k, i, "operand %" + std::to_string(o) + " is not an earlier value");
+    auto dt = [&](size_t n) { return k.body[size_t(in.operands[n])].dtype; };
+    switch (in.kind) {
+      case Instr::Kind::Load:
+      case Instr::Kind::Store: {
+        bool load = in.kind == Instr::Kind::Load;
+        if (in.arg < 0 || size_t(in.arg) >= k.args.size()) invalid(k, i, "no such arg");
+        const KernelArg& a = k.args[size_t(in.arg)];
+        if (!load && !a.is_output) invalid(k, i, "store to an input arg");
+        if (in.operands.size() != (load ? 0u : 1u)) invalid(k, i, "wrong operand count");
+        DType v = load ? in.dtype : dt(0);
+        if (v != a.dtype || in.dtype != a.dtype)
+          invalid(k, i, std::string("dtype ") + std::string(name(v)) + " does not match arg" +
+                            std::to_string(in.arg) + " (" + std::string(name(a.dtype)) + ")");
+        break;
+      }
+      case Instr::Kind::Const:
+        if (!in.operands.empty()) invalid(k, i, "const takes no operands");
+        break;
+      case Instr::Kind::Compute: {
+        if (!is_elementwise(in.op))
+          invalid(k, i, std::string("'") + op_name(in.op) + "' is not an elementwise op");
+        if (in.operands.size() != size_t(op_info(in.op).arity))
+          invalid(k, i, std::string("wrong operand count for ") + op_name(in.op));
+        auto bad = [&] {
+          invalid(k, i, std::string(op_name(in.op)) + " does not take these dtypes (result " +
+                            std::string(name(in.dtype)) + ")");
+        };
+        if (in.op == Op::Cast) break;
+        if (in.op == Op::LogicalNot) {
+          if (in.dtype != kBool) bad();
+          break;
+        }
+        if (in.op == Op::Where) {
+          if (dt(1) != in.dtype || dt(2) != in.dtype) bad();
+          break;
+        }
+        for (size_t n = 0; n < in.operands.size(); ++n)
+          if (dt(n) != dt(0)) bad();
+        if (is_comparison(in.op) ? in.dtype != kBool : in.dtype != dt(0)) bad();
+        if (needs_float(in.op) && !is_floating(dt(0))) bad();
+        break;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scalar semantics: one method per concern, all on MLIR values of "register"
+// type (see reg_type).
+
+/// Register type of a dtype: bool is i1, float16/bfloat16 compute in f32.
+Type reg_type(mlir::MLIRContext* ctx, DType t) {
+  switch (t) {
+    case kBool: return mlir::IntegerType::get(ctx, 1);
+    case kInt8: case kUInt8: return mlir::IntegerType::get(ctx, 8);
+    case kInt16: return mlir::IntegerType::get(ctx, 16);
+    case kInt32: return mlir::IntegerType::get(ctx, 32);
+    case kInt64: return mlir::IntegerType::get(ctx, 64);
+    case kFloat16: case kBFloat16: case kFloat32: return mlir::Float32Type::get(ctx);
+    case kFloat64: break;
+  }
+  return mlir::Float64Type::get(ctx);
+}
+
+/// In-memory type: bool is one byte, bfloat16 is handled as its 16 bits.
+Type mem_type(mlir::MLIRContext* ctx, DType t) {
+  switch (t) {
+    case kBool: return mlir::IntegerType::get(ctx, 8);
+    case kFloat16: return mlir::Float16Type::get(ctx);
+    case kBFloat16: return mlir::IntegerType::get(ctx, 16);
+    default: return reg_type(ctx, t);
+  }
+}
+
+unsigned int_width(DType t) {
+  switch (t) {
+    case kBool: return 1;
+    case kInt8: case kUInt8: return 8;
+    case kInt16: return 16;
+    case kInt32: return 32;
+    default: return 64;
+  }
+}
+
+class ScalarEmitter {
+public:
+  ScalarEmitter(OpBuilder& b, Location loc) : b_(b), loc_(loc), ctx_(b.getContext()) {}
+
+  Value constant(DType t, const Scalar& v) {
+    if (t == kBool) return int_const(1, v.to_bool());
+    if (is_integral(t)) return int_const(int_width(t), uint64_t(v.to_int()));
+    // Round float16/bfloat16 constants like a tensor of that dtype would.
+    double d = v.to_double();
+    if (t == kFloat16) d = float(Half(float(d)));
+    if (t == kBFloat16) d = float(BFloat16(float(d)));
+    return float_const(reg_type(ctx_, t), d);
+  }
+
+  Value load(DType t, Value ptr) {
+    Value raw = b_.create<LLVMD::LoadOp>(loc_, mem_type(ctx_, t), ptr);
+    switch (t) {
+      case kBool: return cmpi(arith::CmpIPredicate::ne, raw, int_const(8, 0));
+      case kFloat16: return b_.create<arith::ExtFOp>(loc_, f32(), raw);
+      case kBFloat16: {
+        Value wide = b_.create<arith::ExtUIOp>(loc_, i32(), raw);
+        Value bits = b_.create<arith::ShLIOp>(loc_, wide, int_const(32, 16));
+        return b_.create<arith::BitcastOp>(loc_, f32(), bits);
+      }
+      default: return raw;
+    }
+  }
+
+  void store(DType t, Value v, Value ptr) {
+    // Register values of float16/bfloat16 are always exactly representable
+    // (every producer rounds), so these conversions are exact.
+    switch (t) {
+      case kBool: v = b_.create<arith::ExtUIOp>(loc_, i8(), v); break;
+      case kFloat16: v = b_.create<arith::TruncFOp>(loc_, mlir::Float16Type::get(ctx_), v); break;
+      case kBFloat16: {
+        Value bits = b_.create<arith::BitcastOp>(loc_, i32(), v);
+        Value hi = b_.create<arith::ShRUIOp>(loc_, bits, int_const(32, 16));
+        v = b_.create<arith::TruncIOp>(loc_, mem_type(ctx_, t), hi);
+        break;
+      }
+      default: break;
+    }
+    b_.create<LLVMD::StoreOp>(loc_, v, ptr);
+  }
+
+  /// Rounds an f32 register value to float16/bfloat16 (identity otherwise):
+  /// round to nearest even, NaN stays NaN, overflow goes to inf.
+  Value round_to(DType t, Value v) {
+    if (t == kFloat16) {
+      Value h = b_.create<arith::TruncFOp>(loc_, mlir::Float16Type::get(ctx_), v);
+      return b_.create<arith::ExtFOp>(loc_, f32(), h);
+    }
+    if (t != kBFloat16) return v;
+    // Integer rounding on the bits: LLVM 16's bf16 fptrunc is not reliable
+    // on x86, and this form vectorizes.
+    Value bits = b_.create<arith::BitcastOp>(loc_, i32(), v);
+    Value lsb = b_.create<arith::AndIOp>(
+        loc_, b_.create<arith::ShRUIOp>(loc_, bits, int_const(32, 16)), int_const(32, 1));
+    Value bias = b_.create<arith::AddIOp>(loc_, lsb, int_const(32, 0x7fff));
+    Value hi_mask = int_const(32, 0xffff0000u);
+    Value rounded = b_.create<arith::AndIOp>(loc_, b_.create<arith::AddIOp>(loc_, bits, bias), hi_mask);
+    Value quiet = b_.create<arith::AndIOp>(
+        loc_, b_.create<arith::OrIOp>(loc_, bits, int_const(32, 0x00400000)), hi_mask);
+    Value nan = cmpf(arith::CmpFPredicate::UNO, v, v);
+    Value out = b_.create<arith::SelectOp>(loc_, nan, quiet, rounded);
+    return b_.create<arith::BitcastOp>(loc_, f32(), out);
+  }
+
+  Value cast(Value v, DType from, DType to) {
+    if (from == to) return v;
+    if (to == kBool) {
+      // Unordered compare: NaN is truthy, as in PyTorch.
+      if (is_floating(from)) return cmpf(arith::CmpFPredicate::UNE, v, zero(v.getType()));
+      return cmpi(arith::CmpIPredicate::ne, v, zero(v.getType()));
+    }
+    Type dst = reg_type(ctx_, to);
+    if (is_floating(from) && is_floating(to)) {
+      if (to == kFloat64) return v.getType().isF64() ? v : b_.create<arith::ExtFOp>(loc_, dst, v);
+      if (from == kFloat64) {
+        if (to == kFloat32) return b_.create<arith::TruncFOp>(loc_, dst, v);
+        return round_to(to, f64_to_f32_round_odd(v));
+      }
+      return round_to(to, v);  // between f32, f16 and bf16 (all held in f32)
+    }
+    if (is_floating(from)) {
+      // Truncates toward zero. Narrow targets go through i32 and wrap, which
+      // is what PyTorch's static_cast produces on x86 (e.g. -1.0 -> uint8
+      // 255) and keeps out-of-range inputs from becoming LLVM poison.
+      unsigned w = int_width(to);
+      if (w >= 32) return b_.create<arith::FPToSIOp>(loc_, dst, v);
+      Value wide = b_.create<arith::FPToSIOp>(loc_, i32(), v);
+      return b_.create<arith::TruncIOp>(loc_, dst, wide);
+    }
+    if (is_floating(to)) {
+      Value f = is_signed(from) ? Value(b_.create<arith::SIToFPOp>(loc_, dst, v))
+                                : Value(b_.create<arith::UIToFPOp>(loc_, dst, v));
+      return round_to(to, f);
+    }
+    // Integer to integer (bool included): wrap, or extend by the source's
+    // signedness.
+    unsigned wf = int_width(from), wt = int_width(to);
+    if (wf == wt) return v;
+    if (wf > wt) return b_.create<arith::TruncIOp>(loc_, dst, v);
+    if (is_signed(from)) return b_.create<arith::ExtSIOp>(loc_, dst, v);
+    return b_.create<arith::ExtUIOp>(loc_, dst, v);
+  }
+
+  /// Evaluates one elementwise op. `t` is the operands' dtype (the first
+  /// operand's; Where: of a and b), `out` the result's.
+  Value compute(Op op, DType t, DType out, const std::vector<Value>& x, DType cond_dtype) {
+    bool fl = is_floating(t);
+    bool sg = is_signed(t);
+    Value a = x.empty() ? Value() : x[0];
+    Value bb = x.size() > 1 ? x[1] : Value();
+    switch (op) {
+      case Op::Cast: return cast(a, t, out);
+      case Op::Copy: return a;
+      case Op::Neg:
+        if (fl) return b_.create<arith::NegFOp>(loc_, a);
+        return b_.create<arith::SubIOp>(loc_, zero(a.getType()), a);
+      case Op::Abs:
+        if (fl) return b_.create<math::AbsFOp>(loc_, a);
+        if (!sg) return a;
+        return b_.create<arith::SelectOp>(
+            loc_, cmpi(arith::CmpIPredicate::slt, a, zero(a.getType())),
+            b_.create<arith::SubIOp>(loc_, zero(a.getType()), a), a);
+      case Op::Relu: {
+        // x <= 0 ? 0 : x; an ordered compare leaves NaN alone.
+        Value le = fl ? cmpf(arith::CmpFPredicate::OLE, a, zero(a.getType()))
+                      : cmpi(sg ? arith::CmpIPredicate::sle : arith::CmpIPredicate::ule, a,
+                             zero(a.getType()));
+        return b_.create<arith::SelectOp>(loc_, le, zero(a.getType()), a);
+      }
+      case Op::LogicalNot:
+        if (fl) return cmpf(arith::CmpFPredicate::OEQ, a, zero(a.getType()));
+        return cmpi(arith::CmpIPredicate::eq, a, zero(a.getType()));
+      case Op::Sqrt: return round_to(out, b_.create<math::SqrtOp>(loc_, a));
+      case Op::Exp: return round_to(out, b_.create<math::ExpOp>(loc_, a));
+      case Op::Log: return round_to(out, b_.create<math::LogOp>(loc_, a));
+      case Op::Sin: return round_to(out, b_.create<math::SinOp>(loc_, a));
+      case Op::Cos: return round_to(out, b_.create<math::CosOp>(loc_, a));
+      case Op::Tan:
+        // f32: sin/cos, both polynomial, so the loop still vectorizes. f64
+        // has no polynomial approximation; math.tan becomes libm tan.
+        if (a.getType().isF64()) return b_.create<math::TanOp>(loc_, a);
+        return round_to(out, b_.create<arith::DivFOp>(loc_, b_.create<math::SinOp>(loc_, a),
+                                                      b_.create<math::CosOp>(loc_, a)));
+      case Op::Tanh: return round_to(out, b_.create<math::TanhOp>(loc_, a));
+      case Op::Sigmoid: {
+        Value one = float_const(a.getType(), 1.0);
+        Value e = b_.create<math::ExpOp>(loc_, b_.create<arith::NegFOp>(loc_, a));
+        return round_to(out, b_.create<arith::DivFOp>(loc_, one, b_.create<arith::AddFOp>(loc_, one, e)));
+      }
+      case Op::Add:
+        if (fl) return round_to(out, b_.create<arith::AddFOp>(loc_, a, bb));
+        if (t == kBool) return b_.create<arith::OrIOp>(loc_, a, bb);
+        return b_.create<arith::AddIOp>(loc_, a, bb);
+      case Op::Sub:
+        if (fl) return round_to(out, b_.create<arith::SubFOp>(loc_, a, bb));
+        return b_.create<arith::SubIOp>(loc_, a, bb);  // i1: xor
+      case Op::Mul:
+        if (fl) return round_to(out, b_.create<arith::MulFOp>(loc_, a, bb));
+        return b_.create<arith::MulIOp>(loc_, a, bb);  // i1: and
+      case Op::Div: return round_to(out, b_.create<arith::DivFOp>(loc_, a, bb));
+      case Op::Pow:
+        if (fl) return round_to(out, b_.create<math::PowFOp>(loc_, a, bb));
+        return int_pow(a, bb, int_width(t));
+      case Op::Maximum: case Op::ClampMin: return max_min(a, bb, t, /*max=*/true);
+      case Op::Minimum: case Op::ClampMax: return max_min(a, bb, t, /*max=*/false);
+      case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+        return compare(op, a, bb, t);
+      case Op::Where: {
+        Value c = cast(a, cond_dtype, kBool);
+        return b_.create<arith::SelectOp>(loc_, c, x[1], x[2]);
+      }
+      default: break;
+    }
+    throw Error(std::string("kiln: cpu codegen: no lowering for op ") + op_name(op));
+  }
+
+private:
+  Type f32() { return mlir::Float32Type::get(ctx_); }
+  Type i8() { return mlir::IntegerType::get(ctx_, 8); }
+  Type i32() { return mlir::IntegerType::get(ctx_, 32); }
+
+  Value int_const(unsigned width, uint64_t v) {
+    Type t = mlir::IntegerType::get(ctx_, width);
+    // Truncate explicitly: the constant wraps to the dtype's width.
+    llvm::APInt bits = llvm::APInt(64, v).trunc(width);
+    return b_.create<arith::ConstantOp>(loc_, b_.getIntegerAttr(t, bits));
+  }
+  Value float_const(Type t, double v) {
+    return b_.create<arith::ConstantOp>(loc_, b_.getFloatAttr(t, v));
+  }
+  Value zero(Type t) {
+    if (t.isa<mlir::FloatType>()) return float_const(t, 0.0);
+    return int_const(t.getIntOrFloatBitWidth(), 0);
+  }
+  Value cmpf(arith::CmpFPredicate p, Value a, Value b) {
+    return b_.create<arith::CmpFOp>(loc_, p, a, b);
+  }
+  Value cmpi(arith::CmpIPredicate p, Value a, Value b) {
+    return b_.create<arith::CmpIOp>(loc_, p, a, b);
+  }
+
+  /// f64 -> f32 rounding to odd: exact results stay, inexact ones are
+  /// truncated toward zero with the last bit forced to 1. A following
+  /// round-to-nearest-even to float16/bfloat16 then rounds as if directly
+  /// from f64 (f32 keeps more than 2 extra bits), i.e. one rounding.
+  Value f64_to_f32_round_odd(Value x) {
+    Value t = b_.create<arith::TruncFOp>(loc_, f32(), x);
+    Value back = b_.create<arith::ExtFOp>(loc_, x.getType(), t);
+    Value exact = cmpf(arith::CmpFPredicate::OEQ, back, x);
+    Value away = cmpf(arith::CmpFPredicate::OGT, b_.create<math::AbsFOp>(loc_, back),
+                      b_.create<math::AbsFOp>(loc_, x));
+    Value bits = b_.create<arith::BitcastOp>(loc_, i32(), t);
+    Value toward_zero = b_.create<arith::SelectOp>(
+        loc_, away, b_.create<arith::SubIOp>(loc_, bits, int_const(32, 1)), bits);
+    Value odd = b_.create<arith::OrIOp>(loc_, toward_zero, int_const(32, 1));
+    Value out = b_.create<arith::SelectOp>(loc_, exact, bits, odd);
+    return b_.create<arith::BitcastOp>(loc_, f32(), out);
+  }
+
+  /// NaN-propagating for floats (cmpf + select, not llvm.maxnum, which
+  /// drops NaNs); signed/unsigned by dtype for integers; or/and for bool.
+  Value max_min(Value a, Value b, DType t, bool max) {
+    if (is_floating(t)) {
+      Value pick_a = cmpf(max ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT, a, b);
+      Value r = b_.create<arith::SelectOp>(loc_, pick_a, a, b);
+      Value any_nan = cmpf(arith::CmpFPredicate::UNO, a, b);
+      Value nan = b_.create<arith::AddFOp>(loc_, a, b);  // a NaN operand's NaN
+      return b_.create<arith::SelectOp>(loc_, any_nan, nan, r);
+    }
+    if (is_signed(t))
+      return max ? Value(b_.create<arith::MaxSIOp>(loc_, a, b)) : Value(b_.create<arith::MinSIOp>(loc_, a, b));
+    return max ? Value(b_.create<arith::MaxUIOp>(loc_, a, b)) : Value(b_.create<arith::MinUIOp>(loc_, a, b));
+  }
+
+  Value compare(Op op, Value a, Value b, DType t) {
+    if (is_floating(t)) {
+      using P = arith::CmpFPredicate;
+      // Ordered compares are false on NaN; Ne is unordered (NaN != x).
+      P p = op == Op::Eq ? P::OEQ : op == Op::Ne ? P::UNE : op == Op::Lt ? P::OLT
+          : op == Op::Le ? P::OLE : op == Op::Gt ? P::OGT : P::OGE;
+      return cmpf(p, a, b);
+    }
+    using P = arith::CmpIPredicate;
+    bool s = is_signed(t);
+    P p = op == Op::Eq ? P::eq : op == Op::Ne ? P::ne
+        : op == Op::Lt ? (s ? P::slt : P::ult) : op == Op::Le ? (s ? P::sle : P::ule)
+        : op == Op::Gt ? (s ? P::sgt : P::ugt) : (s ? P::sge : P::uge);
+    return cmpi(p, a, b);
+  }
+
+  /// Integer power by squaring with a fixed trip count (the bit width), so
+  /// the loop has no data-dependent branch: LLVM unrolls it and the column
+  /// loop around it still vectorizes. Wraps like repeated multiplication.
+  /// (math.ipowi would need convert-math-to-funcs, which emits a branchy
+  /// outlined function.)
+  Value int_pow(Value base, Value exp, unsigned width) {
+    Value lb = b_.create<arith::ConstantIndexOp>(loc_, 0);
+    Value ub = b_.create<arith::ConstantIndexOp>(loc_, width);
+    Value step = b_.create<arith::ConstantIndexOp>(loc_, 1);
+    Type t = base.getType();
+    Value one = int_const(width, 1);
+    auto loop = b_.create<scf::ForOp>(
+        loc_, lb, ub, step, mlir::ValueRange{one, base, exp},
+        [&](OpBuilder& nb, Location l, Value, mlir::ValueRange it) {
+          Value result = it[0], sq = it[1], e = it[2];
+          Value bit = nb.create<arith::TruncIOp>(l, nb.getI1Type(), e);
+          Value mul = nb.create<arith::MulIOp>(l, result, sq);
+          Value next = nb.create<arith::SelectOp>(l, bit, mul, result);
+          Value sq2 = nb.create<arith::MulIOp>(l, sq, sq);
+          Value e2 = width == 1 ? e
+                                : Value(nb.create<arith::ShRUIOp>(
+                                      l, e, nb.create<arith::ConstantOp>(l, nb.getIntegerAttr(t, 1))));
+          nb.create<scf::YieldOp>(l, mlir::ValueRange{next, sq2, e2});
+        });
+    return loop.getResult(0);
+  }
+
+  OpBuilder& b_;
+  Location loc_;
+  mlir::MLIRContext* ctx_;
+};
+
+// ---------------------------------------------------------------------------
+// Module construction: the loop nest around the scalar body, and the wrapper.
+
+class KernelBuilder {
+public:
+  KernelBuilder(mlir::MLIRContext& ctx, const Kernel& k)
+      : ctx_(ctx), k_(k), b_(&ctx), loc_(mlir::NameLoc::get(b_.getStringAttr(k.name))) {}
+
+  mlir::OwningOpRef<mlir::ModuleOp> build(const std::string& sym) {
+    mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(loc_);
+    b_.setInsertionPointToEnd(module->getBody());
+    func::FuncOp body = build_body(sym + "_body");
+    build_wrapper(sym, body);
+    return module;
+  }
+
+private:
+  Type ptr() { return LLVMD::LLVMPointerType::get(&ctx_); }
+  Type i64() { return b_.getI64Type(); }
+  Value i64_const(int64_t v) { return b_.create<arith::ConstantOp>(loc_, b_.getI64IntegerAttr(v)); }
+  Value index(Value v) { return b_.create<arith::IndexCastOp>(loc_, b_.getIndexType(), v); }
+  Value gep(Type elem, Value base, Value i) {
+    return b_.create<LLVMD::GEPOp>(loc_, ptr(), elem, base, mlir::ValueRange{i}, /*inbounds=*/true);
+  }
+  Value load_i64(Value base, int64_t i) {
+    return b_.create<LLVMD::LoadOp>(loc_, i64(), gep(i64(), base, i64_const(i)));
+  }
+
+  // Body arguments: A buffer pointers, params, row/col bounds.
+  func::FuncOp build_body(const std::string& name) {
+    const int R = k_.rank;
+    const size_t A = k_.args.size();
+    std::vector<Type> in(A + 1, ptr());
+    in.insert(in.end(), 4, i64());
+    auto fn = b_.create<func::FuncOp>(loc_, name, b_.getFunctionType(in, {}));
+    fn.setPrivate();
+    for (size_t a = 0; a <= A; ++a) fn.setArgAttr(unsigned(a), "llvm.noalias", b_.getUnitAttr());
+    mlir::Block* entry = fn.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPointToStart(entry);
+    Value params = entry->getArgument(unsigned(A));
+    auto bound = [&](int n) { return index(entry->getArgument(unsigned(A + 1 + size_t(n)))); };
+
+    // Launch parameters are read once, up front.
+    std::vector<Value> sizes;
+    for (int d = 0; d < R; ++d) sizes.push_back(load_i64(params, d));
+    std::vector<std::vector<Value>> strides(A);  // outer dims, then the inner one if General
+    std::vector<Value> offsets(A);
+    for (size_t a = 0; a < A; ++a) {
+      int64_t at = R + int64_t(a) * (R + 1);
+      for (int d = 0; d + 1 < R; ++d) strides[a].push_back(load_i64(params, at + d));
+      if (R > 0 && k_.args[a].inner == InnerStride::General)
+        strides[a].push_back(load_i64(params, at + R - 1));
+      offsets[a] = load_i64(params, at + R);
+    }
+
+    Value one = b_.create<arith::ConstantIndexOp>(loc_, 1);
+    auto rows = b_.create<scf::ForOp>(loc_, bound(0), bound(1), one);
+    b_.setInsertionPointToStart(rows.getBody());
+
+    // Unravel the row into indices of dims 0..R-2 (row-major), then each
+    // arg's row base pointer.
+    std::vector<Value> idx(size_t(std::max(R - 1, 0)));
+    Value r = b_.create<arith::IndexCastOp>(loc_, i64(), rows.getInductionVar());
+    for (int d = R - 2; d >= 1; --d) {
+      idx[size_t(d)] = b_.create<arith::RemUIOp>(loc_, r, sizes[size_t(d)]);
+      r = b_.create<arith::DivUIOp>(loc_, r, sizes[size_t(d)]);
+    }
+    if (R >= 2) idx[0] = r;
+    std::vector<Value> row_ptr(A);
+    for (size_t a = 0; a < A; ++a) {
+      Value off = offsets[a];
+      for (int d = 0; d + 1 < R; ++d)
+        off = b_.create<arith::AddIOp>(
+            loc_, off, b_.create<arith::MulIOp>(loc_, idx[size_t(d)], strides[a][size_t(d)]));
+      row_ptr[a] = gep(mem_type(&ctx_, k_.args[a].dtype), entry->getArgument(unsigned(a)), off);
+    }
+
+    auto cols = b_.create<scf::ForOp>(loc_, bound(2), bound(3), one);
+    b_.setInsertionPointToStart(cols.getBody());
+    Value col = b_.create<arith::IndexCastOp>(loc_, i64(), cols.getInductionVar());
+
+    // The inner stride is structural: the constant 1 gives the vectorizer a
+    // consecutive access, broadcast args do not depend on the column at all
+    // (LICM hoists their loads), general ones use the launch stride.
+    auto elem_ptr = [&](int a) -> Value {
+      const KernelArg& arg = k_.args[size_t(a)];
+      if (R == 0 || arg.inner == InnerStride::Bcast) return row_ptr[size_t(a)];
+      Value i = col;
+      if (arg.inner == InnerStride::General)
+        i = b_.create<arith::MulIOp>(loc_, col, strides[size_t(a)].back());
+      return gep(mem_type(&ctx_, arg.dtype), row_ptr[size_t(a)], i);
+    };
+
+    ScalarEmitter s(b_, loc_);
+    std::vector<Value> v(k_.body.size());
+    for (size_t i = 0; i < k_.body.size(); ++i) {
+      const Instr& in = k_.body[i];
+      switch (in.kind) {
+        case Instr::Kind::Load: v[i] = s.load(in.dtype, elem_ptr(in.arg)); break;
+        case Instr::Kind::Const: v[i] = s.constant(in.dtype, in.value); break;
+        case Instr::Kind::Store: s.store(in.dtype, v[size_t(in.operands[0])], elem_ptr(in.arg)); break;
+        case Instr::Kind::Compute: {
+          std::vector<Value> ops;
+          for (int o : in.operands) ops.push_back(v[size_t(o)]);
+          DType t = k_.body[size_t(in.operands[0])].dtype;
+          DType cond = t;
+          if (in.op == Op::Where) t = k_.body[size_t(in.operands[1])].dtype;
+          v[i] = s.compute(in.op, t, in.dtype, ops, cond);
+          break;
+        }
+      }
+    }
+
+    b_.setInsertionPointToEnd(entry);
+    b_.create<func::ReturnOp>(loc_);
+    return fn;
+  }
+
+  // The CpuKernelFn entry point: (ptrs, params, row_begin, row_end,
+  // col_begin, col_end).
+  void build_wrapper(const std::string& name, func::FuncOp body) {
+    std::vector<Type> in = {ptr(), ptr(), i64(), i64(), i64(), i64()};
+    auto fn = b_.create<func::FuncOp>(loc_, name, b_.getFunctionType(in, {}));
+    mlir::Block* entry = fn.addEntryBlock();
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPointToStart(entry);
+    std::vector<Value> args;
+    for (size_t a = 0; a < k_.args.size(); ++a)
+      args.push_back(b_.create<LLVMD::LoadOp>(
+          loc_, ptr(), gep(ptr(), entry->getArgument(0), i64_const(int64_t(a)))));
+    for (unsigned i = 1; i < 6; ++i) args.push_back(entry->getArgument(i));
+    b_.create<func::CallOp>(loc_, body, args);
+    b_.create<func::ReturnOp>(loc_);
+  }
+
+  mlir::MLIRContext& ctx_;
+  const Kernel& k_;
+  OpBuilder b_;
+  Location loc_;
+};
+
+// ---------------------------------------------------------------------------
+// Lowering.
+
+/// MLIR 16 has no pass for the polynomial approximations of math ops (f32
+/// sin, cos, exp, log, tanh, erf, ...); without them those ops become scalar
+/// libm calls and the column loop does not vectorize (~12x slower).
+struct MathPolynomialApproximationPass
+    : mlir::PassWrapper<MathPolynomialApproximationPass, mlir::OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MathPolynomialApproximationPass)
+  llvm::StringRef getArgument() const override { return "kiln-math-polynomial-approximation"; }
+  void getDependentDialects(mlir::DialectRegistry& registry) const override {
+    registry.insert<arith::ArithDialect, math::MathDialect, mlir::vector::VectorDialect>();
+  }
+  void runOnOperation() override {
+    mlir::RewritePatternSet patterns(&getContext());
+    mlir::populateMathPolynomialApproximationPatterns(patterns);
+    // Not converging within the iteration limit is not an error here.
+    (void)mlir::applyPatternsAndFoldGreedily(getOperation(), std::move(patterns));
+  }
+};
+
+mlir::LogicalResult lower_to_llvm_dialect(mlir::ModuleOp module) {
+  mlir::PassManager pm(module.getContext());
+  pm.addNestedPass<func::FuncOp>(std::make_unique<MathPolynomialApproximationPass>());
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+  pm.addPass(mlir::createConvertSCFToCFPass());
+  pm.addPass(mlir::createConvertMathToLLVMPass());
+  pm.addPass(mlir::createConvertMathToLibmPass());  // what math-to-llvm left: f64 tan, ...
+  pm.addPass(mlir::createArithToLLVMConversionPass());
+  pm.addPass(mlir::createConvertFuncToLLVMPass());
+  pm.addPass(mlir::cf::createConvertControlFlowToLLVMPass());
+  pm.addPass(mlir::createReconcileUnrealizedCastsPass());
+  return pm.run(module);
+}
+
+std::unique_ptr<mlir::MLIRContext> make_context() {
+  mlir::DialectRegistry registry;
+  mlir::registerLLVMDialectTranslation(registry);
+  auto ctx = std::make_unique<mlir::MLIRContext>(registry, mlir::MLIRContext::Threading::DISABLED);
+  ctx->loadDialect<func::FuncDialect, arith::ArithDialect, math::MathDialect, scf::SCFDialect,
+                   mlir::cf::ControlFlowDialect, LLVMD::LLVMDialect>();
+  return ctx;
+}
+
+// ---------------------------------------------------------------------------
+// The JIT: one per process, tuned for the host CPU.
+
+struct Jit {
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  std::unique_ptr<llvm::TargetMachine> tm;  // for the IR optimizer and emit()
+};
+
+Jit& jit() {
+  static Jit j = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+    auto fail = [](llvm::Error e) -> Error {
+      return Error("kiln: cannot create the CPU JIT: " + llvm::toString(std::move(e)));
+    };
+    auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+    if (!jtmb) throw fail(jtmb.takeError());
+    jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+    Jit out;
+    auto tm = jtmb->createTargetMachine();
+    if (!tm) throw fail(tm.takeError());
+    out.tm = std::move(*tm);
+    auto lljit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
+    if (!lljit) throw fail(lljit.takeError());
+    out.lljit = std::move(*lljit);
+    // libm (f64 sin/exp/tan, powf, ...) resolves from the process.
+    auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+        out.lljit->getDataLayout().getGlobalPrefix());
+    if (!gen) throw fail(gen.takeError());
+    out.lljit->getMainJITDylib().addGenerator(std::move(*gen));
+    return out;
+  }();
+  return j;
+}
+
+/// One compilation of one kernel, up to a requested stage. Collects MLIR
+/// diagnostics so failures can name what went wrong.
+class Compilation {
+public:
+  Compilation(const Kernel& k, std::string sym)
+      : k_(k), sym_(std::move(sym)), ctx_(make_context()),
+        handler_(ctx_.get(), [this](mlir::Diagnostic& d) {
+          diag_ += d.str() + "\n";
+          return mlir::success();
+        }) {}
+
+  mlir::ModuleOp build() {
+    module_ = KernelBuilder(*ctx_, k_).build(sym_);
+    if (mlir::failed(mlir::verify(*module_))) fail("invalid MLIR");
+    return *module_;
+  }
+
+  mlir::ModuleOp lower() {
+    build();
+    if (mlir::failed(lower_to_llvm_dialect(*module_))) fail("lowering to the LLVM dialect failed");
+    return *module_;
+  }
+
+  /// The optimized LLVM module, in `llctx`.
+  std::unique_ptr<llvm::Module> optimize(llvm::LLVMContext& llctx) {
+    lower();
+    auto m = mlir::translateModuleToLLVMIR(*module_, llctx, k_.name);
+    if (!m) fail("translation to LLVM IR failed");
+    Jit& j = jit();
+    m->setDataLayout(j.lljit->getDataLayout());
+    m->setTargetTriple(j.lljit->getTargetTriple().str());
+    for (llvm::Function& f : *m)
+      if (!f.isDeclaration()) f.addFnAttr(llvm::Attribute::NoUnwind);
+    std::string err;
+    llvm::raw_string_ostream es(err);
+    if (llvm::verifyModule(*m, &es)) fail("invalid LLVM IR: " + es.str());
+    run_o3(*m, *j.tm);
+    return m;
+  }
+
+  [[noreturn]] void fail(const std::string& what) {
+    // Rebuild so the message shows the MLIR as built, not half-lowered.
+    std::string text;
+    try {
+      auto ctx = make_context();
+      auto module = KernelBuilder(*ctx, k_).build(sym_);
+      llvm::raw_string_ostream os(text);
+      module->print(os);
+    } catch (const std::exception& e) {
+      text = e.what();
+    }
+    throw Error("kiln: failed to compile kernel " + k_.name + ": " + what +
+                (diag_.empty() ? "" : "\n" + diag_) + "\n" + text);
+  }
+
+private:
+  static void run_o3(llvm::Module& m, llvm::TargetMachine& tm) {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PipelineTuningOptions pto;
+    pto.LoopVectorization = true;
+    pto.SLPVectorization = true;
+    llvm::PassBuilder pb(&tm, pto);
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+  }
+
+  const Kernel& k_;
+  std::string sym_;
+  std::unique_ptr<mlir::MLIRContext> ctx_;
+  mlir::ScopedDiagnosticHandler handler_;
+  std::string diag_;
+  mlir::OwningOpRef<mlir::ModuleOp> module_;
+};
+
+/// "kiln_<name>" with the name reduced to identifier characters.
+std::string symbol_base(const Kernel& k) {
+  std::string s = "kiln_";
+  for (char c : k.name) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return s;
+}
+
+}  // namespace
+
+CpuKernelFn compile(const Kernel& k) {
+  // Symbols live in one JITDylib forever: each module gets a fresh name.
+  static std::atomic<uint64_t> counter{0};
+  validate(k);
+  std::string sym = symbol_base(k) + "_" + std::to_string(counter++);
+  Compilation c(k, sym);
+  auto llctx = std::make_unique<llvm::LLVMContext>();
+  std::unique_ptr<llvm::Module> m = c.optimize(*llctx);
+  Jit& j = jit();
+  if (auto err = j.lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(llctx))))
+    c.fail("JIT: " + llvm::toString(std::move(err)));
+  auto addr = j.lljit->lookup(sym);
+  if (!addr) c.fail("JIT: " + llvm::toString(addr.takeError()));
+  return addr->toPtr<CpuKernelFn>();
+}
+
+std::string emit(const Kernel& k, Stage stage) {
+  validate(k);
+  Compilation c(k, symbol_base(k));
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  switch (stage) {
+    case Stage::Mlir: c.build().print(os); break;
+    case Stage::LoweredMlir: c.lower().print(os); break;
+    case Stage::LlvmIr: {
+      llvm::LLVMContext llctx;
+      c.optimize(llctx)->print(os, nullptr);
+      break;
+    }
+    case Stage::Assembly: {
+      llvm::LLVMContext llctx;
+      auto m = c.optimize(llctx);
+      llvm::SmallString<0> buf;
+      llvm::raw_svector_ostream as(buf);
+      llvm::legacy::PassManager pm;
+      if (jit().tm->addPassesToEmitFile(pm, as, nullptr, llvm::CGFT_AssemblyFile))
+        c.fail("the target cannot emit assembly");
+      pm.run(*m);
+      os << buf;
+      break;
+    }
+  }
+  return os.str();
+}
+
+}  // namespace kiln::cpu

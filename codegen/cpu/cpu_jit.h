@@ -1,0 +1,20 @@
+#pragma once
+// The CPU backend: Kernel IR -> MLIR (scf/arith/math) -> LLVM IR -> machine
+// code, through one long-lived ORC LLJIT tuned for the host CPU. This header
+// is free of MLIR/LLVM types so the rest of kiln compiles without them.
+#include <string>
+
+#include "kernel/kernel.h"
+
+namespace kiln::cpu {
+
+/// Compiles `k` and returns its entry point (see CpuKernelFn in
+/// kernel/kernel.h). Throws kiln::Error naming the kernel if compilation
+/// fails. Not thread-safe; the caller caches the result.
+CpuKernelFn compile(const Kernel& k);
+
+/// The stages of compiling `k`, as text (for KILN_DEBUG=3 and kilnc).
+enum class Stage { Mlir, LoweredMlir, LlvmIr, Assembly };
+std::string emit(const Kernel& k, Stage stage);
+
+}  // namespace kiln::cpu

@@ -1,0 +1,33 @@
+#pragma once
+// Realization, threads and counters.
+#include <cstdint>
+#include <vector>
+
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+/// Computes all the given tensors in one schedule (shared work is done once).
+void realize(const std::vector<Tensor>& tensors);
+template <typename... Ts> void realize(const Tensor& t, const Ts&... more) {
+  realize(std::vector<Tensor>{t, more...});
+}
+
+/// Threads that run kernels (default: the cores of the machine).
+void set_num_threads(int n);
+int get_num_threads();
+
+/// Counters for tests and tuning; they only ever grow.
+struct RuntimeStats {
+  int64_t kernels_compiled = 0;  ///< JIT compilations
+  int64_t kernel_cache_hits = 0; ///< kernels found already compiled
+  int64_t kernels_launched = 0;
+  int64_t nodes_alive = 0;       ///< graph nodes currently in memory
+  int64_t bytes_cached = 0;      ///< free blocks held by the allocator
+  int64_t bytes_in_use = 0;      ///< blocks held by live buffers
+};
+RuntimeStats runtime_stats();
+/// Returns cached free blocks to the system.
+void empty_cache();
+
+}  // namespace kiln

@@ -1,0 +1,184 @@
+#pragma once
+// kiln::Tensor: a handle to a lazily computed n-d array.
+//
+// Every op records a node in a deferred graph and infers its shape and dtype
+// at once (errors are thrown at the call). Values are computed when they are
+// needed: item(), to_vector(), printing, data_ptr(), or kiln::realize().
+// Copies of a Tensor share one underlying tensor, as in LibTorch; in-place
+// ops rebind it (and the base of a view) to a new node.
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/device.h"
+#include "kiln/dtype.h"
+#include "kiln/error.h"
+#include "kiln/scalar.h"
+
+namespace kiln {
+
+using Shape = std::vector<int64_t>;
+struct TensorImpl;
+
+/// Factory options: `kiln::zeros({2, 3}, kFloat64)` or
+/// `kiln::ones({3}, TensorOptions().dtype(kInt32).requires_grad(true))`.
+class TensorOptions {
+public:
+  TensorOptions() = default;
+  TensorOptions(DType d) : dtype_(d) {}  // NOLINT: implicit like LibTorch
+  TensorOptions(Device d) : device_(d) {}  // NOLINT
+  TensorOptions dtype(DType d) const { auto o = *this; o.dtype_ = d; return o; }
+  TensorOptions device(Device d) const { auto o = *this; o.device_ = d; return o; }
+  TensorOptions requires_grad(bool r) const { auto o = *this; o.requires_grad_ = r; return o; }
+  std::optional<DType> dtype() const { return dtype_; }
+  Device device() const { return device_; }
+  bool requires_grad() const { return requires_grad_; }
+
+private:
+  std::optional<DType> dtype_;
+  Device device_;
+  bool requires_grad_ = false;
+};
+
+/// A nested list of numbers, for kiln::tensor({{1., 2.}, {3., 4.}}).
+class NestedList {
+public:
+  template <typename T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
+  NestedList(T v) : scalar_(Scalar(v)) {}  // NOLINT
+  NestedList(Scalar v) : scalar_(v) {}  // NOLINT
+  NestedList(std::initializer_list<NestedList> items) : items_(items) {}
+  bool is_scalar() const { return scalar_.has_value(); }
+  const Scalar& scalar() const { return *scalar_; }
+  const std::vector<NestedList>& items() const { return items_; }
+
+private:
+  std::optional<Scalar> scalar_;
+  std::vector<NestedList> items_;
+};
+
+class Tensor {
+public:
+  Tensor() = default;  // undefined tensor
+  explicit Tensor(std::shared_ptr<TensorImpl> impl);
+
+  // ---- metadata (never computes anything) ----
+  bool defined() const { return impl_ != nullptr; }
+  DType dtype() const;
+  DType scalar_type() const { return dtype(); }
+  const Shape& shape() const;
+  const Shape& sizes() const { return shape(); }
+  int64_t size(int64_t dim) const;
+  int64_t dim() const;
+  int64_t numel() const;
+  Device device() const;
+  /// The strides this tensor has (or will have once realized), in elements.
+  Shape strides() const;
+  int64_t stride(int64_t dim) const;
+  bool is_contiguous() const;
+  /// True once the value is computed and held in a buffer.
+  bool is_realized() const;
+
+  // ---- values (these compute) ----
+  template <typename T> T item() const;
+  Scalar item() const;
+  template <typename T> std::vector<T> to_vector() const;
+  /// Pointer to the first element (after computing it), PyTorch's data_ptr().
+  void* data_ptr() const;
+  template <typename T> T* data_ptr() const;
+  /// Computes the value now; returns *this.
+  const Tensor& realize() const;
+
+  // ---- conversion and views ----
+  Tensor to(DType t) const;
+  Tensor reshape(const Shape& shape) const;
+  Tensor view(const Shape& shape) const;
+  Tensor transpose(int64_t d0, int64_t d1) const;
+  Tensor t() const;
+  Tensor T() const;
+  Tensor permute(const Shape& dims) const;
+  Tensor expand(const Shape& shape) const;
+  Tensor expand_as(const Tensor& other) const;
+  Tensor unsqueeze(int64_t dim) const;
+  Tensor squeeze() const;
+  Tensor squeeze(int64_t dim) const;
+  Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
+  Tensor contiguous() const;
+  Tensor clone() const;
+
+  // ---- elementwise ----
+  Tensor add(const Tensor& o, const Scalar& alpha = 1) const;
+  Tensor add(const Scalar& o, const Scalar& alpha = 1) const;
+  Tensor sub(const Tensor& o, const Scalar& alpha = 1) const;
+  Tensor sub(const Scalar& o, const Scalar& alpha = 1) const;
+  Tensor mul(const Tensor& o) const;
+  Tensor mul(const Scalar& o) const;
+  Tensor div(const Tensor& o) const;
+  Tensor div(const Scalar& o) const;
+  Tensor pow(const Tensor& e) const;
+  Tensor pow(const Scalar& e) const;
+  Tensor maximum(const Tensor& o) const;
+  Tensor minimum(const Tensor& o) const;
+  Tensor eq(const Tensor& o) const;
+  Tensor eq(const Scalar& o) const;
+  Tensor ne(const Tensor& o) const;
+  Tensor ne(const Scalar& o) const;
+  Tensor lt(const Tensor& o) const;
+  Tensor lt(const Scalar& o) const;
+  Tensor le(const Tensor& o) const;
+  Tensor le(const Scalar& o) const;
+  Tensor gt(const Tensor& o) const;
+  Tensor gt(const Scalar& o) const;
+  Tensor ge(const Tensor& o) const;
+  Tensor ge(const Scalar& o) const;
+  Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt) const;
+  Tensor clamp(const std::optional<Tensor>& min, const std::optional<Tensor>& max = std::nullopt) const;
+  Tensor neg() const;
+  Tensor abs() const;
+  Tensor sqrt() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor tan() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+
+  // ---- in place: rebind this tensor (and its view base) to a new node ----
+  Tensor& add_(const Tensor& o, const Scalar& alpha = 1);
+  Tensor& add_(const Scalar& o, const Scalar& alpha = 1);
+  Tensor& sub_(const Tensor& o, const Scalar& alpha = 1);
+  Tensor& sub_(const Scalar& o, const Scalar& alpha = 1);
+  Tensor& mul_(const Tensor& o);
+  Tensor& mul_(const Scalar& o);
+  Tensor& div_(const Tensor& o);
+  Tensor& div_(const Scalar& o);
+  Tensor& fill_(const Scalar& v);
+  Tensor& zero_();
+  Tensor& copy_(const Tensor& src);
+
+  Tensor& operator+=(const Tensor& o) { return add_(o); }
+  Tensor& operator+=(const Scalar& o) { return add_(o); }
+  Tensor& operator-=(const Tensor& o) { return sub_(o); }
+  Tensor& operator-=(const Scalar& o) { return sub_(o); }
+  Tensor& operator*=(const Tensor& o) { return mul_(o); }
+  Tensor& operator*=(const Scalar& o) { return mul_(o); }
+  Tensor& operator/=(const Tensor& o) { return div_(o); }
+  Tensor& operator/=(const Scalar& o) { return div_(o); }
+
+  /// The same tensor object (copies of a Tensor share it).
+  bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
+  std::string str() const;
+  const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
+
+private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+}  // namespace kiln

@@ -1,0 +1,287 @@
+// Shape and dtype rules of every op, and the user errors they raise.
+#include "graph/builders.h"
+
+#include <fmt/format.h>
+
+namespace kiln::graph {
+
+namespace {
+
+NodeRef make(Op op, DType dtype, Shape shape, std::vector<NodeRef> inputs, Attrs attrs = {}) {
+  return std::make_shared<Node>(op, dtype, std::move(shape), std::move(attrs), std::move(inputs));
+}
+
+int category(DType t) { return t == kBool ? 0 : is_floating(t) ? 2 : 1; }
+
+// PyTorch's combine_categories: a higher-priority class of operands decides
+// the dtype unless a lower one brings a higher category.
+std::optional<DType> combine(std::optional<DType> higher, std::optional<DType> lower) {
+  if (!higher) return lower;
+  if (!lower) return higher;
+  if (is_floating(*higher)) return higher;
+  if (*higher == kBool || is_floating(*lower)) return promote_types(*higher, *lower);
+  return higher;
+}
+
+std::string dtype_list(const std::vector<NodeRef>& xs) {
+  std::string s;
+  for (auto& x : xs) s += (s.empty() ? "" : ", ") + std::string(name(x->dtype));
+  return s;
+}
+
+bool is_float_only(Op op) {
+  switch (op) {
+    case Op::Sqrt: case Op::Exp: case Op::Log: case Op::Sin: case Op::Cos: case Op::Tan:
+    case Op::Tanh: case Op::Sigmoid: case Op::Div:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_comparison(Op op) {
+  return op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge;
+}
+
+}  // namespace
+
+DType result_type(const std::vector<Operand>& ops) {
+  std::optional<DType> dim, zero, wrapped;
+  auto upd = [](std::optional<DType>& s, DType t) { s = s ? promote_types(*s, t) : t; };
+  for (auto& o : ops) {
+    if (!o.node) {
+      // A Python float scalar counts as the default dtype (float32).
+      upd(wrapped, o.scalar->default_dtype());
+    } else if (o.node->shape.empty()) {
+      upd(zero, o.node->dtype);
+    } else {
+      upd(dim, o.node->dtype);
+    }
+  }
+  return *combine(dim, combine(zero, wrapped));
+}
+
+Shape broadcast(const Shape& a, const Shape& b, const char* op) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw Error(fmt::format(
+          "{}: the size of tensor a ({}) must match the size of tensor b ({}) at non-singleton "
+          "dimension {} (shapes {} and {} do not broadcast)",
+          op, da, db, i, shape_str(a), shape_str(b)));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+NodeRef buffer(std::shared_ptr<Buffer> buf, DType dtype, Layout layout) {
+  auto n = make(Op::Buffer, dtype, layout.shape, {});
+  n->set_realized(std::move(buf), std::move(layout));
+  return n;
+}
+
+NodeRef full(const Scalar& value, DType dtype, const Shape& shape) {
+  Attrs a;
+  a.value = value;
+  return make(Op::Full, dtype, shape, {}, a);
+}
+
+NodeRef cast(const NodeRef& x, DType dtype) {
+  if (x->dtype == dtype) return x;
+  // A constant is cast at build time: kernels then see one constant.
+  if (x->op == Op::Full) {
+    Scalar v = x->attrs.value;
+    if (dtype == kBool) v = Scalar(v.to_bool());
+    else if (is_integral(dtype)) v = Scalar(v.to_int());
+    else v = Scalar(v.to_double());
+    return full(v, dtype, x->shape);
+  }
+  Attrs a;
+  a.dtype = dtype;
+  return make(Op::Cast, dtype, x->shape, {x}, a);
+}
+
+NodeRef copy(const NodeRef& x) { return make(Op::Copy, x->dtype, x->shape, {x}); }
+
+NodeRef unary(Op op, const NodeRef& x) {
+  const char* opname = op_name(op);
+  DType t = x->dtype;
+  if (t == kBool && (op == Op::Neg || op == Op::Abs))
+    throw Error(fmt::format("{}: not supported for bool tensors (shape {}); use logical_not() to "
+                            "invert a mask",
+                            opname, shape_str(x->shape)));
+  if (op == Op::LogicalNot) return make(op, kBool, x->shape, {x});
+  if (is_float_only(op) && !is_floating(t)) return make(op, kFloat32, x->shape, {cast(x, kFloat32)});
+  return make(op, t, x->shape, {x});
+}
+
+NodeRef binary(Op op, const Operand& a, const Operand& b) {
+  const char* opname = op_name(op);
+  DType compute = result_type({a, b});
+  if (op == Op::Div && !is_floating(compute)) compute = kFloat32;
+  if (op == Op::Sub && compute == kBool)
+    throw Error("sub: subtracting two bool tensors is not supported; use logical_xor() or "
+                "logical_not() instead");
+  auto node_of = [&](const Operand& o) {
+    return o.node ? cast(o.node, compute) : full(*o.scalar, compute, {});
+  };
+  NodeRef x = node_of(a), y = node_of(b);
+  Shape shape = broadcast(x->shape, y->shape, opname);
+  DType out = is_comparison(op) ? kBool : compute;
+  return make(op, out, std::move(shape), {x, y});
+}
+
+NodeRef where(const NodeRef& cond, const Operand& a, const Operand& b) {
+  if (cond->dtype != kBool)
+    throw Error(fmt::format("where: expected condition to be a bool tensor, but got {} (shape {})",
+                            name(cond->dtype), shape_str(cond->shape)));
+  DType t = result_type({a, b});
+  NodeRef x = a.node ? cast(a.node, t) : full(*a.scalar, t, {});
+  NodeRef y = b.node ? cast(b.node, t) : full(*b.scalar, t, {});
+  Shape shape = broadcast(broadcast(cond->shape, x->shape, "where"), y->shape, "where");
+  return make(Op::Where, t, std::move(shape), {cond, x, y});
+}
+
+// ---- views ----
+
+std::optional<Layout> apply_view(Op op, const Attrs& attrs, const Layout& in) {
+  switch (op) {
+    case Op::Reshape: return in.reshape(attrs.ints);
+    case Op::Permute: return in.permute(attrs.ints);
+    case Op::Expand: return in.expand(attrs.ints);
+    case Op::AsStrided: {
+      if (!in.is_contiguous()) return std::nullopt;
+      Layout l = decode_layout(attrs.ints);
+      l.offset += in.offset;
+      return l;
+    }
+    default: break;
+  }
+  throw Error(fmt::format("internal: {} is not a view op", op_name(op)));
+}
+
+Layout layout_of(const NodeRef& x) {
+  if (x->realized()) return x->layout;
+  if (!is_view(x->op)) return Layout::contiguous(x->shape);
+  auto l = apply_view(x->op, x->attrs, layout_of(x->inputs[0]));
+  if (!l) throw Error("internal: view " + std::string(op_name(x->op)) + " no longer composes");
+  return *l;
+}
+
+namespace {
+
+// A view node; computed at once (sharing the buffer) when its input is.
+NodeRef make_view(Op op, const NodeRef& x, Shape shape, Attrs attrs) {
+  auto n = make(op, x->dtype, std::move(shape), {x}, attrs);
+  if (x->realized()) n->set_realized(x->buffer, *apply_view(op, attrs, x->layout));
+  return n;
+}
+
+}  // namespace
+
+Shape infer_shape(const Shape& shape, int64_t n, const char* op) {
+  Shape out = shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (infer >= 0) throw Error(fmt::format("{}: only one dimension can be inferred (got {})", op, shape_str(shape)));
+      infer = int64_t(i);
+    } else if (shape[i] < 0) {
+      throw Error(fmt::format("{}: invalid shape dimension {} in {}", op, shape[i], shape_str(shape)));
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || n % known != 0)
+      throw Error(fmt::format("{}: shape {} is invalid for input of size {}", op, shape_str(shape), n));
+    out[infer] = n / known;
+  } else if (known != n) {
+    throw Error(fmt::format("{}: shape {} is invalid for input of size {}", op, shape_str(shape), n));
+  }
+  return out;
+}
+
+NodeRef view(const NodeRef& x, const Shape& shape) {
+  Shape to = infer_shape(shape, x->numel(), "view");
+  Attrs a;
+  a.ints = to;
+  if (!layout_of(x).reshape(to))
+    throw Error(fmt::format("view: view size {} is not compatible with input tensor's size {} and "
+                            "stride {} (at least one dimension spans across two contiguous "
+                            "subspaces); use reshape() instead",
+                            shape_str(to), shape_str(x->shape), shape_str(layout_of(x).strides)));
+  return make_view(Op::Reshape, x, to, a);
+}
+
+NodeRef reshape(const NodeRef& x, const Shape& shape) {
+  Shape to = infer_shape(shape, x->numel(), "reshape");
+  if (to == x->shape) return x;
+  Attrs a;
+  a.ints = to;
+  NodeRef in = layout_of(x).reshape(to) ? x : copy(x);
+  return make_view(Op::Reshape, in, to, a);
+}
+
+NodeRef permute(const NodeRef& x, const Shape& dims) {
+  int64_t n = int64_t(x->shape.size());
+  if (int64_t(dims.size()) != n)
+    throw Error(fmt::format("permute: number of dims don't match: got {} for a tensor of shape {}",
+                            shape_str(dims), shape_str(x->shape)));
+  Shape d(dims.size());
+  std::vector<bool> seen(n, false);
+  for (int64_t i = 0; i < n; ++i) {
+    d[i] = wrap_dim(dims[i], n, "permute");
+    if (seen[d[i]]) throw Error(fmt::format("permute: repeated dim in {}", shape_str(dims)));
+    seen[d[i]] = true;
+  }
+  Shape shape(n);
+  for (int64_t i = 0; i < n; ++i) shape[i] = x->shape[d[i]];
+  Attrs a;
+  a.ints = d;
+  return make_view(Op::Permute, x, shape, a);
+}
+
+NodeRef expand(const NodeRef& x, const Shape& shape) {
+  const Shape& in = x->shape;
+  if (shape.size() < in.size())
+    throw Error(fmt::format("expand: the number of sizes provided ({}) must be greater or equal to "
+                            "the number of dimensions in the tensor ({}); shape {} to {}",
+                            shape.size(), in.size(), shape_str(in), shape_str(shape)));
+  Shape to = shape;
+  size_t lead = shape.size() - in.size();
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i < lead) {
+      if (shape[i] < 0) throw Error(fmt::format("expand: -1 is not allowed in a leading, new dimension ({})", shape_str(shape)));
+      continue;
+    }
+    int64_t d = in[i - lead];
+    if (shape[i] == -1) to[i] = d;
+    else if (d != 1 && d != shape[i])
+      throw Error(fmt::format("expand: the expanded size of the tensor ({}) must match the existing "
+                              "size ({}) at non-singleton dimension {}; shape {} to {}",
+                              shape[i], d, i, shape_str(in), shape_str(shape)));
+  }
+  if (to == in) return x;
+  Attrs a;
+  a.ints = to;
+  return make_view(Op::Expand, x, to, a);
+}
+
+NodeRef as_strided(const NodeRef& x, const Layout& l) {
+  Attrs a;
+  a.ints = encode_layout(l);
+  NodeRef in = layout_of(x).is_contiguous() ? x : copy(x);
+  return make_view(Op::AsStrided, in, l.shape, a);
+}
+
+NodeRef view_scatter(const NodeRef& base, const NodeRef& src, const Layout& l) {
+  Attrs a;
+  a.ints = encode_layout(l);
+  return make(Op::ViewScatter, base->dtype, base->shape, {base, cast(src, base->dtype)}, a);
+}
+
+}  // namespace kiln::graph

@@ -1,0 +1,59 @@
+#pragma once
+// Building graph nodes: every op's shape rule and dtype rule, and the errors
+// they raise. The Tensor API calls these; nothing else creates nodes.
+#include <optional>
+#include <vector>
+
+#include "graph/node.h"
+
+namespace kiln::graph {
+
+/// An operand for type promotion: a node, or a Python-style scalar (which
+/// only decides the dtype when no tensor of its category does).
+struct Operand {
+  NodeRef node;              // null for a scalar
+  std::optional<Scalar> scalar;
+  Operand(NodeRef n) : node(std::move(n)) {}  // NOLINT
+  Operand(const Scalar& s) : scalar(s) {}  // NOLINT
+  DType dtype() const { return node ? node->dtype : scalar->default_dtype(); }
+};
+
+/// PyTorch's result_type over operands (dimensioned > 0-dim > scalars).
+DType result_type(const std::vector<Operand>& ops);
+/// Broadcast shape of a and b; throws kiln::Error naming `op` if none.
+Shape broadcast(const Shape& a, const Shape& b, const char* op);
+
+// ---- leaves ----
+NodeRef buffer(std::shared_ptr<Buffer> buf, DType dtype, Layout layout);
+NodeRef full(const Scalar& value, DType dtype, const Shape& shape);
+
+// ---- elementwise ----
+/// Converts to `dtype` (returns `x` itself when it already has it).
+NodeRef cast(const NodeRef& x, DType dtype);
+NodeRef copy(const NodeRef& x);
+NodeRef unary(Op op, const NodeRef& x);
+/// Binary ops with PyTorch promotion; scalars become constants of the
+/// computation dtype.
+NodeRef binary(Op op, const Operand& a, const Operand& b);
+NodeRef where(const NodeRef& cond, const Operand& a, const Operand& b);
+
+// ---- views ----
+/// The layout x has, or will have once computed (views compose over their
+/// input's; other nodes are computed contiguously).
+Layout layout_of(const NodeRef& x);
+/// Applies a view op to a layout; nullopt if strides cannot express it.
+std::optional<Layout> apply_view(Op op, const Attrs& attrs, const Layout& in);
+/// `view` semantics: throws when strides cannot express the new shape.
+NodeRef view(const NodeRef& x, const Shape& shape);
+/// `reshape` semantics: a view when possible, else a copy then a view.
+NodeRef reshape(const NodeRef& x, const Shape& shape);
+NodeRef permute(const NodeRef& x, const Shape& dims);
+NodeRef expand(const NodeRef& x, const Shape& shape);
+/// The view `l` (over x's contiguous element order) of x.
+NodeRef as_strided(const NodeRef& x, const Layout& l);
+/// A copy of `base` whose elements at the view `l` are `src` (same shape as l).
+NodeRef view_scatter(const NodeRef& base, const NodeRef& src, const Layout& l);
+/// Resolves -1 in `shape` against numel; throws naming `op` if impossible.
+Shape infer_shape(const Shape& shape, int64_t numel, const char* op);
+
+}  // namespace kiln::graph

@@ -1,0 +1,53 @@
+#include "kernel/kernel.h"
+
+#include <fmt/format.h>
+
+namespace kiln {
+
+namespace {
+
+const char* short_name(DType t) {
+  static constexpr const char* names[] = {"i1", "i8", "u8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64"};
+  return names[size_t(t)];
+}
+
+const char* inner_name(InnerStride s) {
+  switch (s) {
+    case InnerStride::Contig: return "contig";
+    case InnerStride::Bcast: return "bcast";
+    case InnerStride::General: break;
+  }
+  return "strided";
+}
+
+}  // namespace
+
+std::string Kernel::str() const {
+  std::string s = fmt::format("kernel {} rank={} {{\n", name, rank);
+  for (size_t a = 0; a < args.size(); ++a)
+    s += fmt::format("  arg{}: {} {} inner={}\n", a, args[a].is_output ? "out" : "in",
+                     short_name(args[a].dtype), inner_name(args[a].inner));
+  for (size_t i = 0; i < body.size(); ++i) {
+    const Instr& in = body[i];
+    switch (in.kind) {
+      case Instr::Kind::Load:
+        s += fmt::format("  %{} = load arg{} : {}\n", i, in.arg, short_name(in.dtype));
+        break;
+      case Instr::Kind::Const:
+        s += fmt::format("  %{} = const {} : {}\n", i, in.value.str(), short_name(in.dtype));
+        break;
+      case Instr::Kind::Compute: {
+        std::string ops;
+        for (int o : in.operands) ops += fmt::format("{}%{}", ops.empty() ? "" : ", ", o);
+        s += fmt::format("  %{} = {} {} : {}\n", i, op_name(in.op), ops, short_name(in.dtype));
+        break;
+      }
+      case Instr::Kind::Store:
+        s += fmt::format("  store arg{}, %{}\n", in.arg, in.operands.at(0));
+        break;
+    }
+  }
+  return s + "}\n";
+}
+
+}  // namespace kiln

@@ -1,0 +1,141 @@
+// realize(): schedule, compile (through the kernel cache), allocate, launch.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <unordered_map>
+
+#include "codegen/cpu/cpu_jit.h"
+#include "graph/builders.h"
+#include "graph/printer.h"
+#include "kiln/runtime.h"
+#include "runtime/allocator.h"
+#include "runtime/debug.h"
+#include "runtime/thread_pool.h"
+#include "schedule/schedule.h"
+#include "tensor/tensor_impl.h"
+
+namespace kiln {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+struct Counters {
+  int64_t compiled = 0, hits = 0, launched = 0;
+};
+Counters& counters() {
+  static Counters c;
+  return c;
+}
+
+// Compiled kernels by their Kernel IR text: structurally equal kernels (any
+// data, any size) share one compilation.
+CpuKernelFn compiled_kernel(const Kernel& k) {
+  static std::unordered_map<std::string, CpuKernelFn> cache;
+  std::string key = k.str();
+  if (auto it = cache.find(key); it != cache.end()) {
+    counters().hits++;
+    return it->second;
+  }
+  auto t0 = Clock::now();
+  if (debug_level() >= 3) {
+    std::fprintf(stderr, "---- MLIR: %s\n%s", k.name.c_str(), cpu::emit(k, cpu::Stage::Mlir).c_str());
+    std::fprintf(stderr, "---- LLVM IR: %s\n%s", k.name.c_str(), cpu::emit(k, cpu::Stage::LlvmIr).c_str());
+  }
+  CpuKernelFn fn = cpu::compile(k);
+  counters().compiled++;
+  if (debug_level() >= 1) std::fprintf(stderr, "kiln: compiled %s in %.1f ms\n", k.name.c_str(), ms_since(t0));
+  cache.emplace(std::move(key), fn);
+  return fn;
+}
+
+// Splits the iteration space into tasks of at least ~16K elements: over rows
+// when there are enough, else over column ranges.
+void launch(CpuKernelFn fn, const std::vector<void*>& ptrs, const std::vector<int64_t>& params,
+            const Shape& sizes) {
+  int64_t cols = sizes.back();
+  int64_t rows = numel(sizes) / std::max<int64_t>(cols, 1);
+  int64_t total = rows * cols;
+  constexpr int64_t kMinTask = 1 << 14;
+  auto& pool = ThreadPool::instance();
+  int64_t tasks = std::min<int64_t>(pool.num_threads() * 4, std::max<int64_t>(total / kMinTask, 1));
+  if (tasks <= 1) {
+    fn(ptrs.data(), params.data(), 0, rows, 0, cols);
+    return;
+  }
+  if (rows >= tasks) {
+    pool.parallel_for(tasks, [&](int64_t t) {
+      fn(ptrs.data(), params.data(), rows * t / tasks, rows * (t + 1) / tasks, 0, cols);
+    });
+  } else {
+    // Column chunks aligned to 64 elements keep vector loops whole.
+    int64_t chunk = ((cols + tasks - 1) / tasks + 63) / 64 * 64;
+    int64_t n = (cols + chunk - 1) / chunk;
+    pool.parallel_for(n, [&](int64_t t) {
+      fn(ptrs.data(), params.data(), 0, rows, t * chunk, std::min(cols, (t + 1) * chunk));
+    });
+  }
+}
+
+}  // namespace
+
+void realize(const std::vector<Tensor>& tensors) {
+  std::vector<NodeRef> targets;
+  for (const Tensor& t : tensors) {
+    const NodeRef& n = node_of(t);
+    if (!n->realized()) targets.push_back(n);
+  }
+  if (targets.empty()) return;
+  if (debug_level() >= 2) std::fprintf(stderr, "---- graph\n%s", graph_str(targets).c_str());
+  Schedule sched = make_schedule(targets);
+  if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
+
+  std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
+  for (const NodeRef& n : sched.materialized)
+    bufs[n.get()] = Buffer::allocate(size_t(std::max<int64_t>(n->numel(), 1) * element_size(n->dtype)));
+
+  for (const ScheduledKernel& sk : sched.kernels) {
+    if (debug_level() >= 2) std::fprintf(stderr, "---- kernel IR\n%s", sk.kernel.str().c_str());
+    CpuKernelFn fn = compiled_kernel(sk.kernel);
+    std::vector<void*> ptrs;
+    std::vector<int64_t> params(sk.sizes.begin(), sk.sizes.end());
+    for (size_t a = 0; a < sk.arg_nodes.size(); ++a) {
+      const NodeRef& n = sk.arg_nodes[a];
+      ptrs.push_back(n->realized() ? n->buffer->data() : bufs.at(n.get())->data());
+      const Layout& l = sk.arg_layouts[a];
+      params.insert(params.end(), l.strides.begin(), l.strides.end());
+      params.push_back(l.offset);
+    }
+    auto t0 = Clock::now();
+    launch(fn, ptrs, params, sk.sizes);
+    counters().launched++;
+    if (debug_level() >= 1)
+      std::fprintf(stderr, "kiln: ran %s over [%s] in %.3f ms\n", sk.kernel.name.c_str(),
+                   fmt::format("{}", fmt::join(sk.sizes, ", ")).c_str(), ms_since(t0));
+  }
+
+  for (const NodeRef& n : sched.materialized) n->set_realized(bufs.at(n.get()), Layout::contiguous(n->shape));
+  for (const NodeRef& v : sched.views) {
+    if (v->realized()) continue;
+    NodeRef root = v;
+    while (!root->realized()) root = root->inputs[0];
+    v->set_realized(root->buffer, graph::layout_of(v));
+  }
+}
+
+RuntimeStats runtime_stats() {
+  RuntimeStats s;
+  s.kernels_compiled = counters().compiled;
+  s.kernel_cache_hits = counters().hits;
+  s.kernels_launched = counters().launched;
+  s.nodes_alive = nodes_alive();
+  s.bytes_cached = int64_t(allocator_bytes_cached());
+  s.bytes_in_use = int64_t(allocator_bytes_in_use());
+  return s;
+}
+
+}  // namespace kiln

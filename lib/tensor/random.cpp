@@ -1,0 +1,103 @@
+// rand/randn from Philox4x32-10 (Salmon et al., "Parallel random numbers: as
+// easy as 1, 2, 3"): a counter-based generator, so element i's value depends
+// only on (seed, offset + i), never on threads or devices.
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+#include <cstring>
+
+#include "kiln/ops.h"
+#include "tensor/tensor_impl.h"
+
+namespace kiln {
+
+namespace {
+
+struct Philox {
+  uint64_t seed = 67280421310721ull;
+  uint64_t offset = 0;  // 4-value blocks consumed so far
+
+  // One block: 4 x 32 random bits for counter `ctr`.
+  std::array<uint32_t, 4> block(uint64_t ctr) const {
+    uint32_t c[4] = {uint32_t(ctr), uint32_t(ctr >> 32), 0, 0};
+    uint32_t k[2] = {uint32_t(seed), uint32_t(seed >> 32)};
+    for (int round = 0; round < 10; ++round) {
+      uint64_t p0 = uint64_t(0xD2511F53u) * c[0];
+      uint64_t p1 = uint64_t(0xCD9E8D57u) * c[2];
+      uint32_t n0 = uint32_t(p1 >> 32) ^ c[1] ^ k[0];
+      uint32_t n2 = uint32_t(p0 >> 32) ^ c[3] ^ k[1];
+      c[0] = n0;
+      c[1] = uint32_t(p1);
+      c[2] = n2;
+      c[3] = uint32_t(p0);
+      k[0] += 0x9E3779B9u;
+      k[1] += 0xBB67AE85u;
+    }
+    return {c[0], c[1], c[2], c[3]};
+  }
+};
+
+Philox& generator() {
+  static Philox g;
+  return g;
+}
+
+// Uniform in [0, 1) with 24 (float) or 53 (double) random bits per value.
+double uniform(uint32_t a, uint32_t b, bool wide) {
+  if (!wide) return double(a >> 8) * 0x1.0p-24;
+  return double((uint64_t(a) << 21) ^ (uint64_t(b) >> 11)) * 0x1.0p-53;
+}
+
+Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* op) {
+  DType t = opts.dtype().value_or(kFloat32);
+  if (!is_floating(t))
+    throw Error(fmt::format("{}: expected a floating point dtype, got {}", op, name(t)));
+  if (!opts.device().is_cpu()) throw Error(fmt::format("{}: only the cpu device is supported yet", op));
+  Tensor r = empty(shape, t);
+  char* p = static_cast<char*>(node_of(r)->buffer->data());
+  int64_t n = r.numel();
+  Philox& g = generator();
+  // Each element takes one 4x32-bit block: two words for the value (or the
+  // Box-Muller pair), so the stream layout is simple and seekable.
+  bool wide = t == kFloat64;
+  for (int64_t i = 0; i < n; ++i) {
+    auto b = g.block(g.offset + uint64_t(i));
+    double v;
+    if (!normal) {
+      v = uniform(b[0], b[1], wide);
+    } else {
+      double u1 = 1.0 - uniform(b[0], b[1], true);  // (0, 1]: log is finite
+      double u2 = uniform(b[2], b[3], true);
+      v = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+    }
+    visit_dtype(t, [&](auto z) {
+      using T = decltype(z);
+      if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16> ||
+                    std::is_floating_point_v<T>) {
+        T x = T(static_cast<float>(v));
+        if constexpr (std::is_same_v<T, double>) x = v;
+        // Rounding up to 1.0 would leave [0, 1): step back one ulp.
+        if (!normal && float(x) >= 1.0f) x = T(0.99999994f);
+        std::memcpy(p + i * sizeof(T), &x, sizeof(T));
+      }
+    });
+  }
+  g.offset += uint64_t(n);
+  if (opts.requires_grad()) r.impl()->requires_grad = true;
+  return r;
+}
+
+}  // namespace
+
+void manual_seed(uint64_t seed) {
+  generator().seed = seed;
+  generator().offset = 0;
+}
+
+Tensor rand(const Shape& shape, TensorOptions opts) { return random(shape, opts, false, "rand"); }
+Tensor randn(const Shape& shape, TensorOptions opts) { return random(shape, opts, true, "randn"); }
+Tensor rand_like(const Tensor& t) { return rand(t.shape(), t.dtype()); }
+Tensor randn_like(const Tensor& t) { return randn(t.shape(), t.dtype()); }
+
+}  // namespace kiln

@@ -1,0 +1,40 @@
+#pragma once
+// TensorImpl: what a kiln::Tensor handle points at. It names the node that
+// holds the tensor's current value. A view also remembers its base tensor
+// and where it sits in it, so that in-place ops on either side stay visible
+// to the other (the functional core: both are rebound to new nodes).
+#include "graph/builders.h"
+#include "kiln/tensor.h"
+
+namespace kiln {
+
+struct TensorImpl {
+  explicit TensorImpl(NodeRef n) : node_(std::move(n)) {}
+
+  /// The current value (re-derived from the base if the base changed).
+  const NodeRef& node();
+  /// Rebinds this tensor to `value` (same shape); a view also rewrites its base.
+  void assign(const NodeRef& value);
+
+  /// Makes `view` (the view op `op` applied to this tensor) a tensor that
+  /// tracks this one's root, so in-place writes on either side propagate.
+  static Tensor make_view(const std::shared_ptr<TensorImpl>& self, NodeRef view, Op op,
+                          const Attrs& attrs);
+
+  bool requires_grad = false;
+
+private:
+  NodeRef node_;
+  std::shared_ptr<TensorImpl> base_;  // the root tensor, when this is a view
+  Layout in_base_;                    // over base_'s contiguous element order
+  uint64_t version_ = 0;              // bumped by every assign()
+  uint64_t base_version_ = 0;         // base_->version_ when node_ was derived
+};
+
+inline const NodeRef& node_of(const Tensor& t) {
+  if (!t.defined()) throw Error("kiln: operation on an undefined tensor");
+  return t.impl()->node();
+}
+inline Tensor wrap(NodeRef n) { return Tensor(std::make_shared<TensorImpl>(std::move(n))); }
+
+}  // namespace kiln
