@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# kiln's one entry point for a fresh Debian 12 machine (run as root):
+#   scripts/kiln.sh demo    install what is missing, build, run the demo
+#   scripts/kiln.sh test    install what is missing, build, run every test
+#   scripts/kiln.sh bench   install what is missing, build, run the benchmarks
+# Every step is idempotent; BUILD_DIR (default: build) is reused if present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-test}
+build_dir=${BUILD_DIR:-build}
+packages=(cmake ninja-build g++ lld python3 llvm-16-dev libmlir-16-dev mlir-16-tools llvm-16-tools
+          libzstd-dev libfmt-dev googletest libgtest-dev libbenchmark-dev nlohmann-json3-dev)
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "kiln: installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build_dir" -j "$(nproc)"
+}
+
+install_packages
+case "$mode" in
+  demo)
+    build
+    "$build_dir/tools/kiln_demo"
+    ;;
+  test)
+    build
+    ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)"
+    ;;
+  bench)
+    build
+    "$build_dir/bench/kiln_bench_elementwise" --benchmark_min_time=0.2
+    ;;
+  *)
+    echo "usage: $0 demo|test|bench" >&2
+    exit 2
+    ;;
+esac
