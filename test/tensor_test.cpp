@@ -1,11 +1,212 @@
+// The Tensor API: factories, metadata, type promotion, laziness, errors.
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
 
+#include <cmath>
+
 using namespace kiln;
 
-TEST(Tensor, AddFloats) {
-  Tensor a = tensor({1.f, 2.f, 3.f});
-  Tensor b = tensor({10.f, 20.f, 30.f});
-  Tensor c = a + b;
-  EXPECT_EQ(c.to_vector<float>(), (std::vector<float>{11, 22, 33}));
+TEST(Factories, TensorInfersDtypeLikeTorch) {
+  EXPECT_EQ(tensor({1, 2, 3}).dtype(), kInt64);
+  EXPECT_EQ(tensor({1., 2., 3.}).dtype(), kFloat32);
+  EXPECT_EQ(tensor({1, 2.5}).dtype(), kFloat32);
+  EXPECT_EQ(tensor({true, false}).dtype(), kBool);
+  EXPECT_EQ(tensor({1, 2}, kFloat64).dtype(), kFloat64);
+  EXPECT_EQ(tensor({{1, 2}, {3, 4}, {5, 6}}).shape(), (Shape{3, 2}));
+  EXPECT_EQ(tensor(3.5).shape(), Shape{});
+  EXPECT_THROW(tensor({{1, 2}, {3}}), Error);
+}
+
+TEST(Factories, ConstantsAndRanges) {
+  EXPECT_EQ(zeros({2, 3}).to_vector<float>(), std::vector<float>(6, 0.f));
+  EXPECT_EQ(ones({4}, kInt32).to_vector<int32_t>(), std::vector<int32_t>(4, 1));
+  EXPECT_EQ(full({2}, 7).dtype(), kInt64);
+  EXPECT_EQ(full({2}, 7.5).to_vector<float>(), (std::vector<float>{7.5f, 7.5f}));
+  EXPECT_EQ(arange(5).to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(arange(1, 2, 0.25).to_vector<float>(), (std::vector<float>{1, 1.25, 1.5, 1.75}));
+  EXPECT_EQ(arange(5, 0, -2).to_vector<int64_t>(), (std::vector<int64_t>{5, 3, 1}));
+  EXPECT_EQ(linspace(0, 1, 5).to_vector<float>(), (std::vector<float>{0, 0.25, 0.5, 0.75, 1}));
+  EXPECT_EQ(linspace(-1, 1, 3, kFloat64).dtype(), kFloat64);
+  Tensor z = zeros_like(tensor({{1, 2}}), kFloat64);
+  EXPECT_EQ(z.shape(), (Shape{1, 2}));
+  EXPECT_EQ(z.dtype(), kFloat64);
+  EXPECT_EQ(full_like(tensor({1., 2.}), 3).to_vector<float>(), (std::vector<float>{3, 3}));
+  EXPECT_THROW(arange(0, 1, 0), Error);
+}
+
+TEST(Factories, RandIsSeededAndInRange) {
+  manual_seed(42);
+  auto a = rand({1000}).to_vector<float>();
+  manual_seed(42);
+  auto b = rand({1000}).to_vector<float>();
+  EXPECT_EQ(a, b);
+  double mean = 0;
+  for (float v : a) {
+    EXPECT_GE(v, 0.f);
+    EXPECT_LT(v, 1.f);
+    mean += v / 1000;
+  }
+  EXPECT_NEAR(mean, 0.5, 0.05);
+  auto n = randn({20000}, kFloat64).to_vector<double>();
+  double m = 0, sq = 0;
+  for (double v : n) m += v / n.size();
+  for (double v : n) sq += (v - m) * (v - m) / n.size();
+  EXPECT_NEAR(m, 0.0, 0.03);
+  EXPECT_NEAR(sq, 1.0, 0.05);
+  // Values depend on the seed and draw order only, not on thread count.
+  set_num_threads(1);
+  manual_seed(7);
+  auto one = rand({5000}).to_vector<float>();
+  set_num_threads(2);
+  manual_seed(7);
+  EXPECT_EQ(rand({5000}).to_vector<float>(), one);
+}
+
+TEST(Factories, FromBlobIsZeroCopyAndSeesLaterWrites) {
+  std::vector<float> data = {1, 2, 3, 4, 5, 6};
+  Tensor t = from_blob(data.data(), {2, 3});
+  EXPECT_EQ(t.data_ptr(), data.data());
+  EXPECT_EQ((t * 2).to_vector<float>(), (std::vector<float>{2, 4, 6, 8, 10, 12}));
+  data[0] = 100;
+  EXPECT_EQ(t.to_vector<float>()[0], 100.f);
+}
+
+TEST(Values, ItemNeedsOneElement) {
+  EXPECT_EQ(tensor({{5}}).item<int64_t>(), 5);
+  EXPECT_EQ(tensor(2.5).item<double>(), 2.5);
+  EXPECT_EQ(tensor(2.5).item().to_double(), 2.5);
+  EXPECT_THROW(tensor({1, 2}).item<int64_t>(), Error);
+}
+
+TEST(Promotion, FollowsPyTorch) {
+  auto i64 = tensor({1, 2});
+  auto i32 = tensor({1, 2}, kInt32);
+  EXPECT_EQ((i64 + 2).dtype(), kInt64);
+  EXPECT_EQ((i64 + 2.5).dtype(), kFloat32);
+  EXPECT_EQ((i32 + tensor(5)).dtype(), kInt32);           // 0-dim int64 does not win
+  EXPECT_EQ((i32 + tensor(5., kFloat64)).dtype(), kFloat64);  // higher category wins
+  EXPECT_EQ((tensor({1., 2.}, kFloat16) + tensor(1., kFloat64)).dtype(), kFloat16);
+  EXPECT_EQ((tensor({1}, kUInt8) + tensor({1}, kInt8)).dtype(), kInt16);
+  EXPECT_EQ((tensor({1.}, kBFloat16) + tensor({1.}, kFloat16)).dtype(), kFloat32);
+  EXPECT_EQ((i64 / 2).dtype(), kFloat32);
+  EXPECT_EQ((i64 / 2).to_vector<float>(), (std::vector<float>{0.5f, 1.f}));
+  EXPECT_EQ((i64 < 2).dtype(), kBool);
+  EXPECT_EQ(tensor({1, 4}).sqrt().dtype(), kFloat32);
+  auto b = tensor({true, false});
+  EXPECT_EQ((b + b).to_vector<bool>(), (std::vector<bool>{true, false}));
+  EXPECT_THROW(b - b, Error);
+  EXPECT_THROW(-b, Error);
+  EXPECT_THROW(i64.add(i64, 0.5), Error);
+}
+
+TEST(Elementwise, OperatorsFunctionsAndMethodsAgree) {
+  auto x = tensor({{1., -2.}, {3., -4.}});
+  auto y = tensor({0.5, 2.});
+  EXPECT_EQ((x + y).to_vector<float>(), add(x, y).to_vector<float>());
+  EXPECT_EQ((x * y).to_vector<float>(), (std::vector<float>{0.5, -4, 1.5, -8}));
+  EXPECT_EQ((2 - x).to_vector<float>(), (std::vector<float>{1, 4, -1, 6}));
+  EXPECT_EQ((1 / y).to_vector<float>(), (std::vector<float>{2, 0.5}));
+  EXPECT_EQ(x.abs().to_vector<float>(), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(relu(x).to_vector<float>(), (std::vector<float>{1, 0, 3, 0}));
+  EXPECT_EQ(x.clamp(-1.5, 2).to_vector<float>(), (std::vector<float>{1, -1.5, 2, -1.5}));
+  EXPECT_EQ(where(x > 0, x, 0.).to_vector<float>(), (std::vector<float>{1, 0, 3, 0}));
+  EXPECT_EQ(maximum(x, y).to_vector<float>(), (std::vector<float>{1, 2, 3, 2}));
+  EXPECT_EQ(pow(x, 2).to_vector<float>(), (std::vector<float>{1, 4, 9, 16}));
+  EXPECT_EQ(pow(2, y).to_vector<float>(), (std::vector<float>{std::sqrt(2.f), 4}));
+  EXPECT_EQ((x == 3.).to_vector<bool>(), (std::vector<bool>{false, false, true, false}));
+  auto nan = tensor({std::nan(""), 1.});
+  EXPECT_TRUE(std::isnan(maximum(nan, tensor({0., 0.})).to_vector<float>()[0]));
+  EXPECT_EQ((nan != nan).to_vector<bool>(), (std::vector<bool>{true, false}));
+}
+
+TEST(Elementwise, TranscendentalsMatchLibm) {
+  std::vector<float> xs;
+  for (int i = -50; i <= 50; ++i) xs.push_back(float(i) * 0.173f);
+  Tensor x = from_blob(xs.data(), {int64_t(xs.size())});
+  auto check = [&](Tensor r, double (*f)(double), const char* what) {
+    auto v = r.to_vector<float>();
+    for (size_t i = 0; i < xs.size(); ++i) {
+      double e = f(xs[i]);
+      if (std::isnan(e)) continue;
+      if (std::isinf(e)) {
+        EXPECT_EQ(v[i], e) << what << "(" << xs[i] << ")";
+        continue;
+      }
+      EXPECT_NEAR(v[i], e, 2e-6 + 2e-6 * std::fabs(e)) << what << "(" << xs[i] << ")";
+    }
+  };
+  check(x.sin(), std::sin, "sin");
+  check(x.cos(), std::cos, "cos");
+  check(x.tanh(), std::tanh, "tanh");
+  check(x.exp(), std::exp, "exp");
+  check(x.abs().log(), [](double v) { return std::log(std::fabs(v)); }, "log");
+  check(x.sigmoid(), [](double v) { return 1 / (1 + std::exp(-v)); }, "sigmoid");
+  check(x.abs().sqrt(), [](double v) { return std::sqrt(std::fabs(v)); }, "sqrt");
+}
+
+TEST(Laziness, ErrorsAtTheCallNamingOpAndShapes) {
+  auto a = ones({2, 3});
+  auto b = ones({4});
+  try {
+    auto c = a + b;
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("add"), std::string::npos) << m;
+    EXPECT_NE(m.find("(3)"), std::string::npos) << m;
+    EXPECT_NE(m.find("(4)"), std::string::npos) << m;
+    EXPECT_NE(m.find("dimension 1"), std::string::npos) << m;
+  }
+}
+
+TEST(Laziness, NothingRunsUntilNeededAndRealizedNodesBecomeLeaves) {
+  auto x = rand({100});
+  auto before = runtime_stats().kernels_launched;
+  auto y = (x + 1).sin() * 2;
+  EXPECT_FALSE(y.is_realized());
+  EXPECT_EQ(runtime_stats().kernels_launched, before);
+  y.realize();
+  EXPECT_TRUE(y.is_realized());
+  EXPECT_EQ(runtime_stats().kernels_launched, before + 1);
+  y.to_vector<float>();
+  (void)y.data_ptr();
+  EXPECT_EQ(runtime_stats().kernels_launched, before + 1);  // no recompute
+}
+
+TEST(Laziness, RealizeManySharesOneSchedule) {
+  auto x = rand({1000});
+  auto common = (x * 3).exp();
+  auto a = common + 1;
+  auto b = common - 1;
+  auto launched = runtime_stats().kernels_launched;
+  realize(a, b);
+  // Same shape, no dependency between them: one kernel computes both.
+  EXPECT_EQ(runtime_stats().kernels_launched, launched + 1);
+  auto va = a.to_vector<float>(), vb = b.to_vector<float>();
+  for (size_t i = 0; i < va.size(); ++i) EXPECT_NEAR(va[i] - vb[i], 2.f, 1e-5f * va[i]);
+}
+
+TEST(Laziness, LongInPlaceChainsStayBounded) {
+  auto x = zeros({10});
+  for (int i = 0; i < 100; ++i) {
+    x.add_(1);
+    if (i % 10 == 9) x.realize();
+  }
+  EXPECT_EQ(x.to_vector<float>(), std::vector<float>(10, 100.f));
+  auto alive = runtime_stats().nodes_alive;
+  for (int i = 0; i < 100; ++i) {
+    x.mul_(1);
+    x.realize();
+  }
+  EXPECT_LE(runtime_stats().nodes_alive, alive + 2);
+}
+
+TEST(Casts, ToFollowsPyTorch) {
+  auto f = tensor({-1.7, 0., 2.9, 300.});
+  EXPECT_EQ(f.to(kInt32).to_vector<int32_t>(), (std::vector<int32_t>{-1, 0, 2, 300}));
+  EXPECT_EQ(f.to(kBool).to_vector<bool>(), (std::vector<bool>{true, false, true, true}));
+  EXPECT_EQ(tensor({300}).to(kUInt8).to_vector<uint8_t>(), (std::vector<uint8_t>{44}));
+  EXPECT_EQ(tensor({0.1}).to(kBFloat16).to(kFloat32).item<float>(), float(BFloat16(0.1f)));
+  EXPECT_EQ(tensor({65520.}).to(kFloat16).to(kFloat32).item<float>(), INFINITY);
+  EXPECT_TRUE(tensor({std::nan("")}).to(kBool).item<bool>());
 }

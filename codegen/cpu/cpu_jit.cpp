@@ -527,7 +527,8 @@ private:
     OpBuilder::InsertionGuard guard(b_);
     b_.setInsertionPointToStart(entry);
     Value params = entry->getArgument(unsigned(A));
-    auto bound = [&](int n) { return index(entry->getArgument(unsigned(A + 1 + size_t(n)))); };
+    Value bounds[4];  // row_begin, row_end, col_begin, col_end
+    for (unsigned n = 0; n < 4; ++n) bounds[n] = index(entry->getArgument(unsigned(A) + 1 + n));
 
     // Launch parameters are read once, up front.
     std::vector<Value> sizes;
@@ -543,7 +544,7 @@ private:
     }
 
     Value one = b_.create<arith::ConstantIndexOp>(loc_, 1);
-    auto rows = b_.create<scf::ForOp>(loc_, bound(0), bound(1), one);
+    auto rows = b_.create<scf::ForOp>(loc_, bounds[0], bounds[1], one);
     b_.setInsertionPointToStart(rows.getBody());
 
     // Unravel the row into indices of dims 0..R-2 (row-major), then each
@@ -564,7 +565,7 @@ private:
       row_ptr[a] = gep(mem_type(&ctx_, k_.args[a].dtype), entry->getArgument(unsigned(a)), off);
     }
 
-    auto cols = b_.create<scf::ForOp>(loc_, bound(2), bound(3), one);
+    auto cols = b_.create<scf::ForOp>(loc_, bounds[2], bounds[3], one);
     b_.setInsertionPointToStart(cols.getBody());
     Value col = b_.create<arith::IndexCastOp>(loc_, i64(), cols.getInductionVar());
 

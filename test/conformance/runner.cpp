@@ -1,0 +1,555 @@
+// kiln_conformance: runs the PyTorch conformance corpus against kiln.
+//
+//   kiln_conformance [CASES_DIR] [--filter SUBSTR] [-v]
+//
+// Every cases/*.json file is a "family". Each case is executed through
+// kOps (below): the one table mapping an op name to the kiln API. Ops (or
+// argument forms) kiln does not offer yet are skipped, not failed; to add an
+// op, add a row to kOps.
+//
+// Not checked yet: gradients (cotangents/grads are ignored until autodiff).
+#include <kiln/kiln.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "corpus.h"
+
+#ifndef KILN_CONFORMANCE_DIR
+#define KILN_CONFORMANCE_DIR "../shared/conformance/cases"
+#endif
+
+namespace {
+
+using namespace conformance;
+using kiln::Scalar;
+using kiln::Shape;
+using kiln::Tensor;
+using Outputs = std::vector<Tensor>;
+
+/// Thrown by the runner (never by kiln) when a case needs something kiln's API
+/// does not have yet; the case is counted as skipped.
+struct Unsupported : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ------------------------------------------------------ argument values
+
+/// A resolved VALUE: None, a tensor, a Python scalar (kiln::Scalar keeps
+/// bool/int/float apart), a string, or a list.
+struct Value {
+  std::variant<std::monostate, Tensor, Scalar, std::string, std::vector<Value>> v;
+
+  bool is_none() const { return std::holds_alternative<std::monostate>(v); }
+  bool is_tensor() const { return std::holds_alternative<Tensor>(v); }
+  bool is_scalar() const { return std::holds_alternative<Scalar>(v); }
+
+  const Tensor& tensor() const {
+    if (!is_tensor()) throw Unsupported("expected a tensor argument");
+    return std::get<Tensor>(v);
+  }
+  const Scalar& scalar() const {
+    if (!is_scalar()) throw Unsupported("expected a scalar argument");
+    return std::get<Scalar>(v);
+  }
+  int64_t integer() const {
+    if (!is_scalar() || !scalar().is_integral()) throw Unsupported("expected an int argument");
+    return scalar().to_int();
+  }
+  const std::string& str() const {
+    if (!std::holds_alternative<std::string>(v)) throw Unsupported("expected a string argument");
+    return std::get<std::string>(v);
+  }
+  /// A list of ints (sizes, dims).
+  Shape ints() const {
+    if (!std::holds_alternative<std::vector<Value>>(v)) throw Unsupported("expected a list of ints");
+    Shape out;
+    for (const Value& x : std::get<std::vector<Value>>(v)) out.push_back(x.integer());
+    return out;
+  }
+};
+
+Value resolve(const json& j, const std::vector<Tensor>& inputs) {
+  if (j.is_null()) return {};
+  if (j.is_object()) return {inputs.at(j.at("input").get<size_t>())};
+  if (j.is_array()) {
+    std::vector<Value> items;
+    for (const json& x : j) items.push_back(resolve(x, inputs));
+    return {std::move(items)};
+  }
+  if (j.is_boolean()) return {Scalar(j.get<bool>())};
+  if (j.is_number_integer()) return {Scalar(j.get<int64_t>())};
+  if (j.is_number_float()) return {Scalar(j.get<double>())};
+  const auto& s = j.get_ref<const std::string&>();
+  if (s == "nan" || s == "inf" || s == "-inf") return {Scalar(json_double(j))};
+  return {s};
+}
+
+/// The resolved args/kwargs of one call.
+struct Call {
+  std::vector<Tensor> inputs;  // all inputs (expr refers to them by name)
+  std::vector<Value> args;
+  std::map<std::string, Value> kwargs;
+
+  size_t nargs() const { return args.size(); }
+  /// Positional argument i (None when absent).
+  const Value& arg(size_t i) const { return i < args.size() ? args[i] : none(); }
+  /// Keyword argument (None when absent).
+  const Value& kw(const std::string& name) const {
+    auto it = kwargs.find(name);
+    return it == kwargs.end() ? none() : it->second;
+  }
+  /// A parameter given either positionally at `i` or by `name`.
+  const Value& param(size_t i, const std::string& name) const {
+    return i < args.size() ? args[i] : kw(name);
+  }
+  const Tensor& self() const { return arg(0).tensor(); }
+
+  static const Value& none() {
+    static const Value n;
+    return n;
+  }
+};
+
+// ------------------------------------------------------ the op table
+
+/// How one corpus op maps to kiln: the keyword arguments it understands (a case
+/// using any other keyword is skipped) and the call itself.
+struct OpDef {
+  std::set<std::string> kwargs;
+  std::function<Outputs(const Call&)> run;
+};
+
+Tensor eval_expr(const std::string& text, const std::vector<Tensor>& vars);
+
+/// `alpha=` of add/sub (default 1).
+Scalar alpha(const Call& c) { return c.kw("alpha").is_none() ? Scalar(1) : c.kw("alpha").scalar(); }
+
+/// A clamp bound: absent, a scalar, or a tensor.
+template <typename T> std::optional<T> bound(const Value& v) {
+  if (v.is_none()) return std::nullopt;
+  if constexpr (std::is_same_v<T, Tensor>) return v.tensor();
+  else return v.scalar();
+}
+
+// A binary op `f(T, T|scalar)` where kiln has both overloads.
+#define TENSOR_OR_SCALAR(f)                                                                       \
+  [](const Call& c) -> Outputs {                                                                  \
+    return {c.arg(1).is_tensor() ? kiln::f(c.self(), c.arg(1).tensor()) : kiln::f(c.self(), c.arg(1).scalar())}; \
+  }
+// A unary op `f(T)`.
+#define UNARY(f) [](const Call& c) -> Outputs { return {kiln::f(c.self())}; }
+
+const std::map<std::string, OpDef> kOps = {
+    // ---- elementwise binary: torch.<op>(T, T|scalar, ...)
+    {"add", {{"alpha"}, [](const Call& c) -> Outputs {
+       return {c.arg(1).is_tensor() ? kiln::add(c.self(), c.arg(1).tensor(), alpha(c))
+                                    : kiln::add(c.self(), c.arg(1).scalar(), alpha(c))};
+     }}},
+    {"sub", {{"alpha"}, [](const Call& c) -> Outputs {
+       return {c.arg(1).is_tensor() ? kiln::sub(c.self(), c.arg(1).tensor(), alpha(c))
+                                    : kiln::sub(c.self(), c.arg(1).scalar(), alpha(c))};
+     }}},
+    {"mul", {{}, TENSOR_OR_SCALAR(mul)}},
+    {"div", {{}, TENSOR_OR_SCALAR(div)}},  // rounding_mode= not in the API yet
+    {"eq", {{}, TENSOR_OR_SCALAR(eq)}},
+    {"ne", {{}, TENSOR_OR_SCALAR(ne)}},
+    {"lt", {{}, TENSOR_OR_SCALAR(lt)}},
+    {"le", {{}, TENSOR_OR_SCALAR(le)}},
+    {"gt", {{}, TENSOR_OR_SCALAR(gt)}},
+    {"ge", {{}, TENSOR_OR_SCALAR(ge)}},
+    {"maximum", {{}, [](const Call& c) -> Outputs { return {kiln::maximum(c.self(), c.arg(1).tensor())}; }}},
+    {"minimum", {{}, [](const Call& c) -> Outputs { return {kiln::minimum(c.self(), c.arg(1).tensor())}; }}},
+    {"pow", {{}, [](const Call& c) -> Outputs {  // pow(T, T|scalar) or pow(scalar, T)
+       if (c.arg(0).is_scalar()) return {kiln::pow(c.arg(0).scalar(), c.arg(1).tensor())};
+       return {c.arg(1).is_tensor() ? kiln::pow(c.self(), c.arg(1).tensor()) : kiln::pow(c.self(), c.arg(1).scalar())};
+     }}},
+    {"where", {{}, [](const Call& c) -> Outputs {  // where(cond, T|scalar, T|scalar)
+       const Tensor& cond = c.self();
+       const Value &a = c.arg(1), &b = c.arg(2);
+       if (a.is_tensor() && b.is_tensor()) return {kiln::where(cond, a.tensor(), b.tensor())};
+       if (a.is_tensor()) return {kiln::where(cond, a.tensor(), b.scalar())};
+       return {kiln::where(cond, a.scalar(), b.tensor())};
+     }}},
+    {"clamp", {{"min", "max"}, [](const Call& c) -> Outputs {  // clamp(T, min, max), either may be absent
+       const Value &lo = c.param(1, "min"), &hi = c.param(2, "max");
+       if (lo.is_tensor() || hi.is_tensor()) return {kiln::clamp(c.self(), bound<Tensor>(lo), bound<Tensor>(hi))};
+       return {kiln::clamp(c.self(), bound<Scalar>(lo), bound<Scalar>(hi))};
+     }}},
+
+    // ---- elementwise unary: torch.<op>(T)
+    {"neg", {{}, UNARY(neg)}},
+    {"abs", {{}, UNARY(abs)}},
+    {"sqrt", {{}, UNARY(sqrt)}},
+    {"exp", {{}, UNARY(exp)}},
+    {"log", {{}, UNARY(log)}},
+    {"sin", {{}, UNARY(sin)}},
+    {"cos", {{}, UNARY(cos)}},
+    {"tan", {{}, UNARY(tan)}},
+    {"tanh", {{}, UNARY(tanh)}},
+    {"sigmoid", {{}, UNARY(sigmoid)}},
+    {"relu", {{}, UNARY(relu)}},
+
+    // ---- dtype: x.to(dtype)
+    {"to", {{}, [](const Call& c) -> Outputs { return {c.self().to(kiln::dtype_from_name(c.arg(1).str()))}; }}},
+
+    // ---- shape
+    {"reshape", {{}, [](const Call& c) -> Outputs { return {c.self().reshape(c.arg(1).ints())}; }}},
+    {"view", {{}, [](const Call& c) -> Outputs { return {c.self().view(c.arg(1).ints())}; }}},
+    {"expand", {{}, [](const Call& c) -> Outputs { return {c.self().expand(c.arg(1).ints())}; }}},
+    {"broadcast_to", {{}, [](const Call& c) -> Outputs { return {c.self().expand(c.arg(1).ints())}; }}},
+    {"permute", {{}, [](const Call& c) -> Outputs { return {c.self().permute(c.arg(1).ints())}; }}},
+    {"transpose", {{}, [](const Call& c) -> Outputs {
+       return {c.self().transpose(c.arg(1).integer(), c.arg(2).integer())};
+     }}},
+    {"t", {{}, [](const Call& c) -> Outputs { return {c.self().t()}; }}},
+    {"flatten", {{"start_dim", "end_dim"}, [](const Call& c) -> Outputs {
+       const Value &s = c.param(1, "start_dim"), &e = c.param(2, "end_dim");
+       return {c.self().flatten(s.is_none() ? 0 : s.integer(), e.is_none() ? -1 : e.integer())};
+     }}},
+    {"squeeze", {{"dim"}, [](const Call& c) -> Outputs {
+       const Value& d = c.param(1, "dim");
+       return {d.is_none() ? c.self().squeeze() : c.self().squeeze(d.integer())};
+     }}},
+    {"unsqueeze", {{"dim"}, [](const Call& c) -> Outputs { return {c.self().unsqueeze(c.param(1, "dim").integer())}; }}},
+    {"contiguous", {{}, [](const Call& c) -> Outputs { return {c.self().contiguous()}; }}},
+
+    // ---- composite expressions
+    {"expr", {{"expr"}, [](const Call& c) -> Outputs {
+       return {eval_expr(c.kw("expr").str(), c.inputs)};  // names a, b, c = inputs[0..2]
+     }}},
+};
+
+#undef TENSOR_OR_SCALAR
+#undef UNARY
+
+// ------------------------------------------------------ expr
+
+/// Recursive descent over the README's expression grammar (Python precedence):
+///   sum     := product (('+' | '-') product)*
+///   product := unary (('*' | '/') unary)*
+///   unary   := '-' unary | power
+///   power   := atom ['**' unary]           -- right-assoc, binds tighter than a unary minus on its left
+///   atom    := number | name | name '(' sum ')' | '(' sum ')'
+/// Operands are tensors or Python scalars (literals); tensor-scalar ops use the
+/// kiln scalar overloads so literals keep their Python int/float kind.
+class ExprParser {
+public:
+  ExprParser(const std::string& text, const std::vector<Tensor>& vars) : s_(text), vars_(vars) {}
+
+  Tensor parse() {
+    Value v = sum();
+    skip_space();
+    if (pos_ != s_.size()) fail("unexpected '" + s_.substr(pos_) + "'");
+    return v.tensor();
+  }
+
+private:
+  Value sum() {
+    Value v = product();
+    while (char op = next_is("+-")) v = binary(op, v, product());
+    return v;
+  }
+  Value product() {
+    Value v = unary();
+    while (char op = next_is("*/")) v = binary(op, v, unary());
+    return v;
+  }
+  Value unary() {
+    if (next_is("-")) return negate(unary());
+    return power();
+  }
+  Value power() {
+    Value base = atom();
+    if (next_is("**")) return binary('^', base, unary());
+    return base;
+  }
+  Value atom() {
+    skip_space();
+    if (pos_ >= s_.size()) fail("unexpected end");
+    char ch = s_[pos_];
+    if (ch == '(') {
+      ++pos_;
+      Value v = sum();
+      expect(')');
+      return v;
+    }
+    if (std::isdigit(static_cast<unsigned char>(ch)) || ch == '.') return number();
+    std::string name;
+    while (pos_ < s_.size() && std::isalpha(static_cast<unsigned char>(s_[pos_]))) name += s_[pos_++];
+    if (name.empty()) fail(std::string("unexpected '") + ch + "'");
+    if (!next_is("(")) {
+      if (name.size() != 1 || name[0] < 'a' || size_t(name[0] - 'a') >= vars_.size()) fail("unknown name " + name);
+      return {vars_[size_t(name[0] - 'a')]};
+    }
+    Value arg = sum();
+    expect(')');
+    return {call(name, arg.tensor())};
+  }
+  Value number() {
+    size_t end = pos_;
+    bool is_float = false;
+    while (end < s_.size()) {
+      char ch = s_[end];
+      if (std::isdigit(static_cast<unsigned char>(ch))) {
+        ++end;
+      } else if (ch == '.' || ch == 'e' || ch == 'E') {
+        is_float = true;
+        ++end;
+        if ((ch == 'e' || ch == 'E') && end < s_.size() && (s_[end] == '+' || s_[end] == '-')) ++end;
+      } else {
+        break;
+      }
+    }
+    std::string lit = s_.substr(pos_, end - pos_);
+    pos_ = end;
+    if (is_float) return {Scalar(std::stod(lit))};
+    return {Scalar(int64_t(std::stoll(lit)))};
+  }
+
+  static Tensor call(const std::string& f, const Tensor& x) {
+    if (f == "sin") return kiln::sin(x);
+    if (f == "cos") return kiln::cos(x);
+    if (f == "exp") return kiln::exp(x);
+    if (f == "log") return kiln::log(x);
+    if (f == "tanh") return kiln::tanh(x);
+    if (f == "sigmoid") return kiln::sigmoid(x);
+    if (f == "relu") return kiln::relu(x);
+    if (f == "sum" || f == "mean") throw Unsupported("expr: " + f + "() is not in the kiln API yet");
+    throw std::runtime_error("expr: unknown function " + f);
+  }
+  static Value negate(const Value& v) {
+    if (v.is_tensor()) return {kiln::neg(v.tensor())};
+    const Scalar& s = v.scalar();
+    return {s.is_floating() ? Scalar(-s.to_double()) : Scalar(-s.to_int())};
+  }
+  /// op is one of + - * / and '^' for **.
+  static Value binary(char op, const Value& a, const Value& b) {
+    if (a.is_tensor() && b.is_tensor()) {
+      const Tensor &x = a.tensor(), &y = b.tensor();
+      switch (op) {
+        case '+': return {x + y};
+        case '-': return {x - y};
+        case '*': return {x * y};
+        case '/': return {x / y};
+        default: return {kiln::pow(x, y)};
+      }
+    }
+    if (a.is_tensor()) {
+      const Tensor& x = a.tensor();
+      const Scalar& y = b.scalar();
+      switch (op) {
+        case '+': return {x + y};
+        case '-': return {x - y};
+        case '*': return {x * y};
+        case '/': return {x / y};
+        default: return {kiln::pow(x, y)};
+      }
+    }
+    if (b.is_tensor()) {
+      const Scalar& x = a.scalar();
+      const Tensor& y = b.tensor();
+      switch (op) {
+        case '+': return {x + y};
+        case '-': return {x - y};
+        case '*': return {x * y};
+        case '/': return {x / y};
+        default: return {kiln::pow(x, y)};
+      }
+    }
+    throw Unsupported("expr: arithmetic between two literals");
+  }
+
+  void skip_space() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  /// Consumes `tok` if it comes next and returns its first char; with a
+  /// one-char set like "+-", consumes whichever of them comes next. A single
+  /// '*' never matches the start of '**'.
+  char next_is(const std::string& tok) {
+    skip_space();
+    if (pos_ >= s_.size()) return 0;
+    if (tok == "**") {
+      if (s_.compare(pos_, 2, "**") != 0) return 0;
+      pos_ += 2;
+      return '^';
+    }
+    char ch = s_[pos_];
+    if (tok.find(ch) == std::string::npos) return 0;
+    if (ch == '*' && s_.compare(pos_, 2, "**") == 0) return 0;
+    ++pos_;
+    return ch;
+  }
+  void expect(char ch) {
+    skip_space();
+    if (pos_ >= s_.size() || s_[pos_] != ch) fail(std::string("expected '") + ch + "'");
+    ++pos_;
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error("expr \"" + s_ + "\" at " + std::to_string(pos_) + ": " + what);
+  }
+
+  std::string s_;
+  const std::vector<Tensor>& vars_;
+  size_t pos_ = 0;
+};
+
+Tensor eval_expr(const std::string& text, const std::vector<Tensor>& vars) { return ExprParser(text, vars).parse(); }
+
+// ------------------------------------------------------ running cases
+
+enum class Verdict { Pass, Fail, Skip };
+struct Result {
+  Verdict verdict;
+  std::string detail;  // why it failed / was skipped
+};
+
+std::string exception_text(const std::exception& e) {
+  std::string s = e.what();
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+Result run_case(const json& c) {
+  const std::string op = c.at("op").get<std::string>();
+  auto it = kOps.find(op);
+  if (it == kOps.end()) return {Verdict::Skip, "op '" + op + "' is not mapped"};
+  const OpDef& def = it->second;
+  for (const auto& [k, _] : c.at("kwargs").items())
+    if (!def.kwargs.count(k)) return {Verdict::Skip, op + "(" + k + "=) is not mapped"};
+
+  const bool want_error = !c.at("error").is_null();
+  // Building the inputs is not part of the call under test: failures there are
+  // failures regardless of `error`.
+  std::vector<Tensor> inputs;
+  try {
+    for (const json& in : c.at("inputs")) inputs.push_back(make_tensor(in));
+  } catch (const std::exception& e) {
+    return {Verdict::Fail, "building the inputs threw: " + exception_text(e)};
+  }
+  Call call{inputs};
+  for (const json& a : c.at("args")) call.args.push_back(resolve(a, inputs));
+  for (const auto& [k, v] : c.at("kwargs").items()) call.kwargs[k] = resolve(v, inputs);
+
+  Outputs outs;
+  try {
+    outs = def.run(call);
+  } catch (const Unsupported& e) {
+    return {Verdict::Skip, e.what()};
+  } catch (const kiln::Error& e) {
+    if (want_error) return {Verdict::Pass, {}};
+    return {Verdict::Fail, "threw kiln::Error: " + exception_text(e)};
+  } catch (const std::exception& e) {
+    return {Verdict::Fail, "threw a non-kiln::Error exception: " + exception_text(e)};
+  }
+
+  if (want_error) {
+    std::string what = "expected an error (" + c.at("error").get<std::string>() + "), but the call succeeded";
+    try {
+      kiln::realize(outs);
+      if (outs.size() == 1) what += " with " + std::string(kiln::name(outs[0].dtype())) + shape_str(outs[0].shape());
+    } catch (const std::exception& e) {
+      what += " (realize threw: " + exception_text(e) + ")";
+    }
+    return {Verdict::Fail, what};
+  }
+
+  const json& expected = c.at("outputs");
+  if (outs.size() != expected.size())
+    return {Verdict::Fail, "expected " + std::to_string(expected.size()) + " outputs, got " + std::to_string(outs.size())};
+  try {
+    kiln::realize(outs);
+    const double rtol = c.at("rtol").get<double>(), atol = c.at("atol").get<double>();
+    for (size_t i = 0; i < outs.size(); ++i)
+      if (auto diff = compare(outs[i], expected[i], rtol, atol))
+        return {Verdict::Fail, (outs.size() > 1 ? "output " + std::to_string(i) + ": " : "") + *diff};
+  } catch (const std::exception& e) {
+    return {Verdict::Fail, "computing the result threw: " + exception_text(e)};
+  }
+  return {Verdict::Pass, {}};
+}
+
+struct Tally {
+  int passed = 0, failed = 0, skipped = 0;
+  void add(Verdict v) { (v == Verdict::Pass ? passed : v == Verdict::Fail ? failed : skipped)++; }
+  std::string str() const {
+    return std::to_string(passed) + " passed, " + std::to_string(failed) + " failed, " +
+           std::to_string(skipped) + " skipped";
+  }
+};
+
+int usage() {
+  std::cerr << "usage: kiln_conformance [CASES_DIR] [--filter SUBSTR] [-v]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = KILN_CONFORMANCE_DIR, filter;
+  bool verbose = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-v") verbose = true;
+    else if (a == "--filter" && i + 1 < argc) filter = argv[++i];
+    else if (a == "-h" || a == "--help" || a[0] == '-') return usage();
+    else dir = a;
+  }
+
+  std::vector<std::filesystem::path> files;
+  try {
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      if (e.path().extension() == ".json") files.push_back(e.path());
+  } catch (const std::exception& e) {
+    std::cerr << "kiln_conformance: cannot read " << dir << ": " << e.what() << "\n";
+    return 2;
+  }
+  if (files.empty()) {
+    std::cerr << "kiln_conformance: no *.json cases in " << dir << "\n";
+    return 2;
+  }
+  std::sort(files.begin(), files.end());
+
+  Tally total;
+  std::vector<std::pair<std::string, Tally>> families;
+  for (const auto& file : files) {
+    json doc;
+    try {
+      std::ifstream in(file);
+      doc = json::parse(in);
+    } catch (const std::exception& e) {
+      std::cerr << "kiln_conformance: " << file.string() << ": " << e.what() << "\n";
+      return 2;
+    }
+    Tally fam;
+    for (const json& c : doc.at("cases")) {
+      const std::string id = c.at("id").get<std::string>();
+      if (!filter.empty() && id.find(filter) == std::string::npos) continue;
+      Result r = run_case(c);
+      fam.add(r.verdict);
+      if (r.verdict == Verdict::Fail) std::cout << "FAIL " << id << ": " << r.detail << std::endl;
+      else if (verbose) std::cout << (r.verdict == Verdict::Pass ? "pass " : "skip ") << id
+                                  << (r.detail.empty() ? "" : ": " + r.detail) << std::endl;
+    }
+    families.emplace_back(file.stem().string(), fam);
+    total.passed += fam.passed;
+    total.failed += fam.failed;
+    total.skipped += fam.skipped;
+  }
+
+  std::cout << "\n";
+  for (const auto& [name, t] : families) std::cout << "  " << name << ": " << t.str() << "\n";
+  std::cout << "conformance: " << total.str() << std::endl;
+  return total.failed ? 1 : 0;
+}
