@@ -1,7 +1,8 @@
 // A fused chain of 10 elementwise ops over 16M float32 elements, compared in
-// one run with the same math as a hand-written loop (compiled -O3
-// -march=native) and with the machine's triad memory bandwidth (the roofline:
-// the chain reads x and y and writes one output, 12 bytes per element).
+// one run with the same math as hand-written loops (g++ -O3 -march=native,
+// with and without -ffast-math) and with the machine's triad memory bandwidth
+// (the roofline: the chain reads x and y and writes one output, 12 bytes per
+// element, like the triad).
 //
 //   out = ((sin(x) * y + 1).exp() - x).abs().sqrt() * 0.5 + y.tanh()
 //
@@ -13,6 +14,8 @@
 #include <cmath>
 #include <thread>
 #include <vector>
+
+#include "hand_loops.h"
 
 namespace {
 
@@ -52,13 +55,9 @@ void BM_KilnFusedChain(benchmark::State& state) {
 }
 BENCHMARK(BM_KilnFusedChain)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// The same math as a plain loop: what g++ -O3 -march=native makes of it.
-void hand_loop(const float* x, const float* y, float* out, int64_t b, int64_t e) {
-  for (int64_t i = b; i < e; ++i)
-    out[i] = std::sqrt(std::fabs(std::exp(std::sin(x[i]) * y[i] + 1.0f) - x[i])) * 0.5f + std::tanh(y[i]);
-}
-
-void BM_HandWrittenLoop(benchmark::State& state) {
+// The same math as plain loops, split over threads like kiln's kernel.
+template <void (*Loop)(const float*, const float*, float*, int64_t, int64_t)>
+void BM_HandWritten(benchmark::State& state) {
   int threads = int(state.range(0));
   auto& in = inputs();
   const float* x = in.x.data_ptr<float>();
@@ -67,14 +66,15 @@ void BM_HandWrittenLoop(benchmark::State& state) {
   for (auto _ : state) {
     std::vector<std::thread> ts;
     for (int t = 1; t < threads; ++t)
-      ts.emplace_back(hand_loop, x, y, out.data(), kN * t / threads, kN * (t + 1) / threads);
-    hand_loop(x, y, out.data(), 0, kN / threads);
+      ts.emplace_back(Loop, x, y, out.data(), kN * t / threads, kN * (t + 1) / threads);
+    Loop(x, y, out.data(), 0, kN / threads);
     for (auto& t : ts) t.join();
     benchmark::DoNotOptimize(out.data());
   }
   set_bytes(state, kN * 12);
 }
-BENCHMARK(BM_HandWrittenLoop)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_HandWritten, chain_loop_strict)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_HandWritten, chain_loop_fast_math)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // STREAM triad a = b + s*c: the memory bandwidth roofline (two float reads and
 // one write: 12 bytes/element, the same traffic as the fused chain).
