@@ -129,11 +129,13 @@ inline kiln::Tensor make_tensor(const json& spec) {
 
 // ------------------------------------------------------ comparing
 
-/// Shortest text that round-trips (what Python's repr prints).
-inline std::string fmt_double(double v) {
+/// Shortest text that round-trips (what Python's repr prints); float32 values
+/// as floats, so 0.1f prints as 0.1.
+inline std::string fmt_value(double v, kiln::DType t = kiln::kFloat64) {
   if (std::isnan(v)) return "nan";
   char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  auto r = t == kiln::kFloat32 ? std::to_chars(buf, buf + sizeof buf, float(v))
+                               : std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 
@@ -199,10 +201,10 @@ inline std::optional<std::string> compare(const kiln::Tensor& actual, const json
   }
   if (bad == 0) return std::nullopt;
   const double e = kiln::is_floating(t) ? float_element(t, data[size_t(first)]) : json_double(data[size_t(first)]);
-  std::string what = "value at " + index_str(want_shape, first) + ": expected " + fmt_double(e) + ", got " +
-                     fmt_double(got[size_t(first)]) + " (" + std::to_string(bad) + " of " +
+  std::string what = "value at " + index_str(want_shape, first) + ": expected " + fmt_value(e, t) + ", got " +
+                     fmt_value(got[size_t(first)], t) + " (" + std::to_string(bad) + " of " +
                      std::to_string(got.size()) + " elements differ";
-  if (kiln::is_floating(t)) what += ", rtol " + fmt_double(rtol) + " atol " + fmt_double(atol);
+  if (kiln::is_floating(t)) what += ", rtol " + fmt_value(rtol) + " atol " + fmt_value(atol);
   return what + ")";
 }
 

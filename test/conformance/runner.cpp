@@ -438,7 +438,8 @@ Result run_case(const json& c) {
   } catch (const std::exception& e) {
     return {Verdict::Fail, "building the inputs threw: " + exception_text(e)};
   }
-  Call call{inputs};
+  Call call;
+  call.inputs = inputs;
   for (const json& a : c.at("args")) call.args.push_back(resolve(a, inputs));
   for (const auto& [k, v] : c.at("kwargs").items()) call.kwargs[k] = resolve(v, inputs);
 
@@ -549,7 +550,8 @@ int main(int argc, char** argv) {
   }
 
   std::cout << "\n";
-  for (const auto& [name, t] : families) std::cout << "  " << name << ": " << t.str() << "\n";
+  for (const auto& [name, t] : families)
+    if (filter.empty() || t.passed + t.failed + t.skipped > 0) std::cout << "  " << name << ": " << t.str() << "\n";
   std::cout << "conformance: " << total.str() << std::endl;
   return total.failed ? 1 : 0;
 }
