@@ -76,6 +76,7 @@ Tensor tan(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
+Tensor logical_not(const Tensor& x);
 
 // ---- views and shape ----
 Tensor reshape(const Tensor& x, const Shape& shape);
@@ -88,6 +89,20 @@ Tensor squeeze(const Tensor& x);
 Tensor squeeze(const Tensor& x, int64_t dim);
 Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
 Tensor contiguous(const Tensor& x);
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+Tensor select(const Tensor& x, int64_t dim, int64_t index);
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& x, const Shape& sizes, int64_t dim = 0);
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
+Tensor movedim(const Tensor& x, const Shape& source, const Shape& destination);
+Tensor movedim(const Tensor& x, int64_t source, int64_t destination);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+Tensor flip(const Tensor& x, const Shape& dims);
+Tensor repeat(const Tensor& x, const Shape& repeats);
+Tensor tile(const Tensor& x, const Shape& reps);
+/// Joins tensors along an existing dim (cat) or a new one (stack).
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
 /// The shape a, b broadcast to; throws kiln::Error naming `op` if none.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op = "broadcast_shapes");
 

@@ -17,6 +17,7 @@
 #include "kiln/device.h"
 #include "kiln/dtype.h"
 #include "kiln/error.h"
+#include "kiln/indexing.h"
 #include "kiln/scalar.h"
 
 namespace kiln {
@@ -108,6 +109,27 @@ public:
   Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
   Tensor contiguous() const;
   Tensor clone() const;
+  Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
+  /// The slice at `index` along dim, which is removed (t[..., index, ...]).
+  Tensor select(int64_t dim, int64_t index) const;
+  /// start:end:step along dim, bounds clamped like Python's.
+  Tensor slice(int64_t dim, std::optional<int64_t> start = std::nullopt,
+               std::optional<int64_t> end = std::nullopt, int64_t step = 1) const;
+  std::vector<Tensor> split(int64_t split_size, int64_t dim = 0) const;
+  std::vector<Tensor> split(const Shape& sizes, int64_t dim = 0) const;
+  std::vector<Tensor> chunk(int64_t chunks, int64_t dim = 0) const;
+  Tensor movedim(const Shape& source, const Shape& destination) const;
+  Tensor movedim(int64_t source, int64_t destination) const;
+  Tensor broadcast_to(const Shape& shape) const;
+  Tensor flip(const Shape& dims) const;
+  Tensor repeat(const Shape& repeats) const;
+  Tensor tile(const Shape& reps) const;
+
+  // ---- indexing (see kiln/indexing.h) ----
+  Tensor index(const std::vector<TensorIndex>& indices) const;
+  Tensor operator[](int64_t i) const { return select(0, i); }
+  Tensor& index_put_(const std::vector<TensorIndex>& indices, const Tensor& value);
+  Tensor& index_put_(const std::vector<TensorIndex>& indices, const Scalar& value);
 
   // ---- elementwise ----
   Tensor add(const Tensor& o, const Scalar& alpha = 1) const;
@@ -147,6 +169,7 @@ public:
   Tensor tanh() const;
   Tensor sigmoid() const;
   Tensor relu() const;
+  Tensor logical_not() const;
 
   // ---- in place: rebind this tensor (and its view base) to a new node ----
   Tensor& add_(const Tensor& o, const Scalar& alpha = 1);

@@ -152,6 +152,14 @@ std::optional<Layout> apply_view(Op op, const Attrs& attrs, const Layout& in) {
     case Op::Reshape: return in.reshape(attrs.ints);
     case Op::Permute: return in.permute(attrs.ints);
     case Op::Expand: return in.expand(attrs.ints);
+    case Op::Slice: {
+      Layout l = in;
+      int64_t dim = attrs.ints[0], start = attrs.ints[1], len = attrs.ints[2], step = attrs.ints[3];
+      l.offset += start * l.strides[dim];
+      l.shape[dim] = len;
+      l.strides[dim] *= step;
+      return l;
+    }
     case Op::AsStrided: {
       if (!in.is_contiguous()) return std::nullopt;
       Layout l = decode_layout(attrs.ints);
@@ -269,6 +277,47 @@ NodeRef expand(const NodeRef& x, const Shape& shape) {
   Attrs a;
   a.ints = to;
   return make_view(Op::Expand, x, to, a);
+}
+
+NodeRef slice(const NodeRef& x, int64_t dim, int64_t start, int64_t length, int64_t step) {
+  if (start == 0 && step == 1 && length == x->shape[dim]) return x;
+  Attrs a;
+  a.ints = {dim, start, length, step};
+  Shape shape = x->shape;
+  shape[dim] = length;
+  return make_view(Op::Slice, x, shape, a);
+}
+
+NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim) {
+  if (xs.empty()) throw Error("cat: expected a non-empty list of tensors");
+  // PyTorch skips 1-d empty tensors (legacy behaviour) when others exist.
+  std::vector<NodeRef> ins;
+  for (const NodeRef& x : xs)
+    if (!(x->shape.size() == 1 && x->shape[0] == 0)) ins.push_back(x);
+  if (ins.empty()) ins.push_back(xs[0]);
+  const Shape& ref = ins[0]->shape;
+  int64_t d = wrap_dim(dim, int64_t(ref.size()), "cat");
+  if (ref.empty()) throw Error("cat: zero-dimensional tensor cannot be concatenated");
+  std::vector<Operand> ops(ins.begin(), ins.end());
+  DType t = result_type(ops);
+  Shape shape = ref;
+  shape[d] = 0;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const Shape& s = ins[i]->shape;
+    bool ok = s.size() == ref.size();
+    for (size_t k = 0; ok && k < s.size(); ++k) ok = (int64_t(k) == d) || s[k] == ref[k];
+    if (!ok)
+      throw Error(fmt::format("cat: sizes of tensors must match except in dimension {}: tensor 0 has "
+                              "shape {} but tensor {} has shape {}",
+                              d, shape_str(ref), i, shape_str(s)));
+    shape[d] += s[d];
+  }
+  std::vector<NodeRef> casted;
+  for (const NodeRef& x : ins) casted.push_back(cast(x, t));
+  if (casted.size() == 1) return copy(casted[0]);
+  Attrs a;
+  a.ints = {d};
+  return make(Op::Cat, t, shape, casted, a);
 }
 
 NodeRef as_strided(const NodeRef& x, const Layout& l) {

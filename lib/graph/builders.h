@@ -49,6 +49,10 @@ NodeRef view(const NodeRef& x, const Shape& shape);
 NodeRef reshape(const NodeRef& x, const Shape& shape);
 NodeRef permute(const NodeRef& x, const Shape& dims);
 NodeRef expand(const NodeRef& x, const Shape& shape);
+/// Elements start, start+step, ... (`length` of them) along dim (in range).
+NodeRef slice(const NodeRef& x, int64_t dim, int64_t start, int64_t length, int64_t step = 1);
+/// Inputs joined along dim (promoted to a common dtype).
+NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim);
 /// The view `l` (over x's contiguous element order) of x.
 NodeRef as_strided(const NodeRef& x, const Layout& l);
 /// A copy of `base` whose elements at the view `l` are `src` (same shape as l).

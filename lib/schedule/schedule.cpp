@@ -29,22 +29,43 @@ struct NeedMaterialize {
   NodeRef node;
 };
 
-// What one kernel computes: `node`'s whole value, or one part of a scatter
-// (its base copied in, then the written view).
+// What one kernel computes: `node`'s whole value, or, for a write node
+// (view_scatter, cat), one of the regions it writes.
 struct Unit {
   NodeRef node;
-  enum Part { Whole, ScatterBase, ScatterSource } part = Whole;
-  Shape shape() const {
-    return part == ScatterSource ? node->inputs[1]->shape : node->shape;
-  }
-  Layout out_layout() const {
-    if (part != ScatterSource) return Layout::contiguous(node->shape);
-    return decode_layout(node->attrs.ints);
-  }
-  const NodeRef& value() const {
-    return part == Whole ? node : part == ScatterBase ? node->inputs[0] : node->inputs[1];
-  }
+  int part = -1;      // -1: the whole value; else the index of the write
+  NodeRef value;      // what is stored
+  Layout out_layout;  // where, over the node's contiguous buffer
+  Shape shape() const { return out_layout.shape; }
+  bool whole() const { return part < 0; }
 };
+
+// The units of a materialized node, in the order they must run.
+std::vector<Unit> units_of(const NodeRef& n) {
+  std::vector<Unit> units;
+  switch (n->op) {
+    case Op::ViewScatter:
+      // Copy the base in, then write the view.
+      units.push_back({n, 0, n->inputs[0], Layout::contiguous(n->shape)});
+      units.push_back({n, 1, n->inputs[1], decode_layout(n->attrs.ints)});
+      break;
+    case Op::Cat: {
+      // Each input fills its slice along attrs.ints[0].
+      int64_t dim = n->attrs.ints[0], start = 0;
+      for (size_t i = 0; i < n->inputs.size(); ++i) {
+        Layout l = Layout::contiguous(n->shape);
+        l.offset = start * l.strides[dim];
+        l.shape[dim] = n->inputs[i]->shape[dim];
+        start += l.shape[dim];
+        units.push_back({n, int(i), n->inputs[i], l});
+      }
+      break;
+    }
+    default:
+      units.push_back({n, -1, n, Layout::contiguous(n->shape)});
+  }
+  return units;
+}
 
 NodeRef view_root(NodeRef n) {
   while (!n->realized() && is_view(n->op)) n = n->inputs[0];
@@ -58,8 +79,8 @@ public:
 
   void add_output(const Unit& u) {
     outputs_.insert(u.node.get());
-    int v = emit(u.value(), {});
-    int arg = add_arg(u.node, u.out_layout(), true, u.node->dtype);
+    int v = emit(u.value, {});
+    int arg = add_arg(u.node, u.out_layout, true, u.node->dtype);
     Instr st;
     st.kind = Instr::Kind::Store;
     st.arg = arg;
@@ -124,7 +145,7 @@ private:
     std::string k = key(n.get(), chain);
     if (auto it = memo_.find(k); it != memo_.end()) return it->second;
     int id;
-    bool materialized = mat_.count(n.get()) || n->op == Op::ViewScatter;
+    bool materialized = mat_.count(n.get()) || op_info(n->op).kind == OpKind::Scatter;
     if (n->realized() || (materialized && !outputs_.count(n.get()))) {
       id = load(n, chain);
     } else if (n->op == Op::Full) {
@@ -229,11 +250,6 @@ public:
 
 namespace {
 
-std::vector<Unit> units_of(const NodeRef& n) {
-  if (n->op == Op::ViewScatter) return {{n, Unit::ScatterBase}, {n, Unit::ScatterSource}};
-  return {{n, Unit::Whole}};
-}
-
 Schedule build(const std::vector<NodeRef>& targets, const std::vector<NodeRef>& forced) {
   Schedule sched;
   std::vector<NodeRef> work;
@@ -289,7 +305,7 @@ Schedule build(const std::vector<NodeRef>& targets, const std::vector<NodeRef>& 
     int after = -1;
     for (Node* d : deps[n.get()]) after = std::max(after, kernel_of.at(d));
     for (const Unit& u : units_of(n)) {
-      bool plain = u.part == Unit::Whole;
+      bool plain = u.whole();
       int g = -1;
       if (plain)
         for (int k = int(groups.size()) - 1; k > after; --k)
@@ -300,7 +316,7 @@ Schedule build(const std::vector<NodeRef>& targets, const std::vector<NodeRef>& 
       }
       groups[g].units.push_back(u);
       kernel_of[n.get()] = g;
-      after = g;  // the source part of a scatter runs after its base part
+      if (n->op == Op::ViewScatter) after = g;  // the view is written after the base
     }
   }
 
@@ -311,10 +327,9 @@ Schedule build(const std::vector<NodeRef>& targets, const std::vector<NodeRef>& 
     for (const Unit& u : g.units) e.add_output(u);
     ScheduledKernel sk = e.finish(g.shape);
     for (const Unit& u : g.units)
-      sk.notes.push_back(fmt::format("{} {}{}", op_name(u.node->op), shape_str(u.node->shape),
-                                     u.part == Unit::ScatterBase     ? " (scatter: copy base)"
-                                     : u.part == Unit::ScatterSource ? " (scatter: write view)"
-                                                                     : ""));
+      sk.notes.push_back(u.whole() ? fmt::format("{} {}", op_name(u.node->op), shape_str(u.node->shape))
+                                   : fmt::format("{} {} (write {} of {})", op_name(u.node->op),
+                                                 shape_str(u.node->shape), u.part, shape_str(u.shape())));
     sched.kernels.push_back(std::move(sk));
   }
   return sched;

@@ -57,16 +57,10 @@ Tensor TensorImpl::make_view(const std::shared_ptr<TensorImpl>& self, NodeRef vi
   return Tensor(impl);
 }
 
-namespace {
-
-// A view op applied to tensor `t`: the graph node, plus where the result sits
-// in t's root tensor (so in-place ops propagate), when it is a true view.
 Tensor view_of(const Tensor& t, NodeRef v, Op op, const Attrs& attrs) {
   if (v == t.impl()->node()) return t;
   return TensorImpl::make_view(t.impl(), std::move(v), op, attrs);
 }
-
-}  // namespace
 
 // -------------------------------------------------------------------- Tensor
 
@@ -387,6 +381,7 @@ KILN_UNARY(tan, Tan)
 KILN_UNARY(tanh, Tanh)
 KILN_UNARY(sigmoid, Sigmoid)
 KILN_UNARY(relu, Relu)
+KILN_UNARY(logical_not, LogicalNot)
 #undef KILN_UNARY
 
 // ------------------------------------------------------------------ in place

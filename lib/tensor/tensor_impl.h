@@ -31,6 +31,9 @@ private:
   uint64_t base_version_ = 0;         // base_->version_ when node_ was derived
 };
 
+/// `v`, the view op `op` applied to t, as a tensor that tracks t's root.
+Tensor view_of(const Tensor& t, NodeRef v, Op op, const Attrs& attrs);
+
 inline const NodeRef& node_of(const Tensor& t) {
   if (!t.defined()) throw Error("kiln: operation on an undefined tensor");
   return t.impl()->node();
