@@ -56,14 +56,16 @@ CpuKernelFn compiled_kernel(const Kernel& k) {
 // Splits the iteration space into tasks of at least ~16K elements: over rows
 // when there are enough, else over column ranges.
 void launch(CpuKernelFn fn, const std::vector<void*>& ptrs, const std::vector<int64_t>& params,
-            const Shape& sizes) {
-  int64_t cols = sizes.back();
-  int64_t rows = numel(sizes) / std::max<int64_t>(cols, 1);
-  int64_t total = rows * cols;
+            const Kernel& k, const Shape& sizes) {
+  Shape out(sizes.begin(), sizes.end() - k.reduce_rank);
+  int64_t cols = out.back();
+  int64_t rows = numel(out) / std::max<int64_t>(cols, 1);
+  int64_t total = numel(sizes);  // work, including the reduced elements
   constexpr int64_t kMinTask = 1 << 14;
   auto& pool = ThreadPool::instance();
   int64_t tasks = std::min<int64_t>(pool.num_threads() * 4, std::max<int64_t>(total / kMinTask, 1));
-  if (tasks <= 1) {
+  tasks = std::min(tasks, rows * cols);
+  if (tasks <= 1 || k.serial) {
     fn(ptrs.data(), params.data(), 0, rows, 0, cols);
     return;
   }
@@ -73,7 +75,8 @@ void launch(CpuKernelFn fn, const std::vector<void*>& ptrs, const std::vector<in
     });
   } else {
     // Column chunks aligned to 64 elements keep vector loops whole.
-    int64_t chunk = ((cols + tasks - 1) / tasks + 63) / 64 * 64;
+    int64_t align = k.reduce_rank ? 1 : 64;
+    int64_t chunk = ((cols + tasks - 1) / tasks + align - 1) / align * align;
     int64_t n = (cols + chunk - 1) / chunk;
     pool.parallel_for(n, [&](int64_t t) {
       fn(ptrs.data(), params.data(), 0, rows, t * chunk, std::min(cols, (t + 1) * chunk));
@@ -109,9 +112,11 @@ void realize(const std::vector<Tensor>& tensors) {
       const Layout& l = sk.arg_layouts[a];
       params.insert(params.end(), l.strides.begin(), l.strides.end());
       params.push_back(l.offset);
+      const Shape& is = sk.arg_index_strides[a];
+      params.insert(params.end(), is.begin(), is.end());
     }
     auto t0 = Clock::now();
-    launch(fn, ptrs, params, sk.sizes);
+    launch(fn, ptrs, params, sk.kernel, sk.sizes);
     counters().launched++;
     if (debug_level() >= 1)
       std::fprintf(stderr, "kiln: ran %s over [%s] in %.3f ms\n", sk.kernel.name.c_str(),

@@ -23,6 +23,7 @@
 // rounds exactly like the same ops run one at a time.
 #include "codegen/cpu/cpu_jit.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <string>
@@ -109,8 +110,14 @@ bool is_comparison(Op op) {
          op == Op::Ge;
 }
 
+[[noreturn]] void unsupported(const Kernel& k, const std::string& what) {
+  throw Error("kiln: failed to compile kernel " + k.name + ": " + what +
+              " not supported by the CPU backend yet");
+}
+
 void validate(const Kernel& k) {
   if (k.rank < 0) throw Error("kiln: failed to compile kernel " + k.name + ": negative rank");
+  if (k.reduce_rank != 0) unsupported(k, "reductions (reduce_rank > 0) are");
   for (size_t i = 0; i < k.body.size(); ++i) {
     const Instr& in = k.body[i];
     for (int o : in.operands)
@@ -122,9 +129,11 @@ void validate(const Kernel& k) {
       case Instr::Kind::Store: {
         bool load = in.kind == Instr::Kind::Load;
         if (in.arg < 0 || size_t(in.arg) >= k.args.size()) invalid(k, i, "no such arg");
+        if (!load && in.operands.empty()) invalid(k, i, "store without a value");
+        if (in.operands.size() > (load ? 0u : 1u)) unsupported(k, "indexed loads and stores are");
+        if (in.accumulate) unsupported(k, "accumulating stores are");
         const KernelArg& a = k.args[size_t(in.arg)];
         if (!load && !a.is_output) invalid(k, i, "store to an input arg");
-        if (in.operands.size() != (load ? 0u : 1u)) invalid(k, i, "wrong operand count");
         DType v = load ? in.dtype : dt(0);
         if (v != a.dtype || in.dtype != a.dtype)
           invalid(k, i, std::string("dtype ") + std::string(name(v)) + " does not match arg" +
@@ -134,6 +143,9 @@ void validate(const Kernel& k) {
       case Instr::Kind::Const:
         if (!in.operands.empty()) invalid(k, i, "const takes no operands");
         break;
+      case Instr::Kind::Reduce:
+      case Instr::Kind::Scan:
+        unsupported(k, "reductions and scans are");
       case Instr::Kind::Compute: {
         if (!is_elementwise(in.op))
           invalid(k, i, std::string("'") + op_name(in.op) + "' is not an elementwise op");
@@ -253,8 +265,8 @@ public:
       return b_.create<arith::ExtFOp>(loc_, f32(), h);
     }
     if (t != kBFloat16) return v;
-    // Integer rounding on the bits: LLVM 16's bf16 fptrunc is not reliable
-    // on x86, and this form vectorizes.
+    // On the integer bits: vectorizes on any x86 and does not depend on
+    // LLVM's bf16 support.
     Value bits = b_.create<arith::BitcastOp>(loc_, i32(), v);
     Value lsb = b_.create<arith::AndIOp>(
         loc_, b_.create<arith::ShRUIOp>(loc_, bits, int_const(32, 16)), int_const(32, 1));
@@ -308,7 +320,8 @@ public:
   }
 
   /// Evaluates one elementwise op. `t` is the operands' dtype (the first
-  /// operand's; Where: of a and b), `out` the result's.
+  /// operand's; Where: of a and b), `out` the result's. Null if `op` has no
+  /// lowering.
   Value compute(Op op, DType t, DType out, const std::vector<Value>& x, DType cond_dtype) {
     bool fl = is_floating(t);
     bool sg = is_signed(t);
@@ -337,20 +350,13 @@ public:
         if (fl) return cmpf(arith::CmpFPredicate::OEQ, a, zero(a.getType()));
         return cmpi(arith::CmpIPredicate::eq, a, zero(a.getType()));
       case Op::Sqrt: return round_to(out, b_.create<math::SqrtOp>(loc_, a));
-      case Op::Exp: return round_to(out, b_.create<math::ExpOp>(loc_, a));
-      case Op::Log: return round_to(out, b_.create<math::LogOp>(loc_, a));
-      case Op::Sin: return round_to(out, b_.create<math::SinOp>(loc_, a));
-      case Op::Cos: return round_to(out, b_.create<math::CosOp>(loc_, a));
-      case Op::Tan:
-        // f32: sin/cos, both polynomial, so the loop still vectorizes. f64
-        // has no polynomial approximation; math.tan becomes libm tan.
-        if (a.getType().isF64()) return b_.create<math::TanOp>(loc_, a);
-        return round_to(out, b_.create<arith::DivFOp>(loc_, b_.create<math::SinOp>(loc_, a),
-                                                      b_.create<math::CosOp>(loc_, a)));
+      case Op::Exp: return round_to(out, exp(a));
+      case Op::Log: return round_to(out, log(a));
+      case Op::Sin: case Op::Cos: case Op::Tan: return round_to(out, trig(op, a));
       case Op::Tanh: return round_to(out, b_.create<math::TanhOp>(loc_, a));
       case Op::Sigmoid: {
         Value one = float_const(a.getType(), 1.0);
-        Value e = b_.create<math::ExpOp>(loc_, b_.create<arith::NegFOp>(loc_, a));
+        Value e = exp(b_.create<arith::NegFOp>(loc_, a));
         return round_to(out, b_.create<arith::DivFOp>(loc_, one, b_.create<arith::AddFOp>(loc_, one, e)));
       }
       case Op::Add:
@@ -377,7 +383,7 @@ public:
       }
       default: break;
     }
-    throw Error(std::string("kiln: cpu codegen: no lowering for op ") + op_name(op));
+    return {};  // no lowering: reported by the caller
   }
 
 private:
@@ -421,6 +427,134 @@ private:
     Value odd = b_.create<arith::OrIOp>(loc_, toward_zero, int_const(32, 1));
     Value out = b_.create<arith::SelectOp>(loc_, exact, bits, odd);
     return b_.create<arith::BitcastOp>(loc_, f32(), out);
+  }
+
+  // --- Transcendentals --------------------------------------------------
+  // f32 exp, sin, cos and tan are expanded here into branch-free arithmetic
+  // that LLVM vectorizes. MLIR 16's polynomial approximations of these are
+  // fast but not accurate enough (measured: exp off by ~30 ulp near overflow
+  // and returning FLT_MIN instead of subnormals or 0, even for exp(-1e4);
+  // sin/cos reduce the argument with a one-word pi/2, so sin(x) is off by
+  // ~1e-7 absolute near multiples of pi and by 5e-5 at |x| = 1000). PyTorch's
+  // CPU kernels (Sleef) are within 1 ulp. f64 goes to libm (scalar calls);
+  // log and tanh keep MLIR's approximations (measured <= 1 and <= 5 ulp;
+  // log gets a fix for subnormal inputs).
+  //
+  // Both expansions round to an integer with the 1.5 * 2^23 trick: fma(x, c,
+  // M) rounds x*c to an integer (one rounding of the exact product), and its
+  // low mantissa bits hold that integer, so no float->int conversion is needed
+  // (fptosi would be poison for NaN).
+
+  static constexpr double kRoundMagic = 12582912.0;  // 1.5 * 2^23
+
+  Value fma(Value a, Value b, Value c) { return b_.create<math::FmaOp>(loc_, a, b, c); }
+  Value select(Value c, Value a, Value b) { return b_.create<arith::SelectOp>(loc_, c, a, b); }
+  Value bits(Value f) { return b_.create<arith::BitcastOp>(loc_, i32(), f); }
+  Value horner(Value s, std::initializer_list<double> cs) {
+    Value p = float_const(s.getType(), *cs.begin());
+    for (auto it = cs.begin() + 1; it != cs.end(); ++it) p = fma(p, s, float_const(s.getType(), *it));
+    return p;
+  }
+
+  /// e^x, <= 1 ulp (Sleef's expf_u10 scheme): x = q ln2 + s, |s| <= ln2/2,
+  /// e^s by polynomial, times 2^q as two factors so that subnormal results
+  /// are rounded once. Clamping x to [-104, 89] yields 0 and inf outside;
+  /// ordered compares let NaN through, and it stays NaN.
+  Value exp(Value x) {
+    if (x.getType().isF64()) return b_.create<math::ExpOp>(loc_, x);
+    Type f = x.getType();
+    auto c = [&](double v) { return float_const(f, v); };
+    Value xc = select(cmpf(arith::CmpFPredicate::OLT, x, c(-104)), c(-104), x);
+    xc = select(cmpf(arith::CmpFPredicate::OGT, xc, c(89)), c(89), xc);
+    Value t = fma(xc, c(1.442695040888963407), c(kRoundMagic));
+    Value q = b_.create<arith::SubFOp>(loc_, t, c(kRoundMagic));
+    Value s = fma(q, c(-0.693145751953125), xc);  // ln2, split in two
+    s = fma(q, c(-1.428606765330187045e-06), s);
+    Value u = horner(s, {0.000198527617612853646278381, 0.00139304355252534151077271,
+                         0.00833336077630519866943359, 0.0416664853692054748535156,
+                         0.166666671633720397949219, 0.5});
+    u = b_.create<arith::AddFOp>(loc_, c(1), fma(b_.create<arith::MulFOp>(loc_, s, s), u, s));
+    Value qi = b_.create<arith::SubIOp>(loc_, bits(t), bits(c(kRoundMagic)));
+    Value q1 = b_.create<arith::ShRSIOp>(loc_, qi, int_const(32, 1));
+    Value q2 = b_.create<arith::SubIOp>(loc_, qi, q1);
+    auto pow2 = [&](Value e) {  // 2^e for a normal exponent e
+      Value biased = b_.create<arith::AddIOp>(loc_, e, int_const(32, 127));
+      return b_.create<arith::BitcastOp>(loc_, f, b_.create<arith::ShLIOp>(loc_, biased, int_const(32, 23)));
+    };
+    return b_.create<arith::MulFOp>(loc_, b_.create<arith::MulFOp>(loc_, u, pow2(q1)), pow2(q2));
+  }
+
+  /// MLIR's f32 log approximation (<= 1 ulp) treats subnormal inputs as
+  /// FLT_MIN; scale them into the normal range first (log(1e-40) would be
+  /// -87.3 instead of -92.1).
+  Value log(Value x) {
+    if (x.getType().isF64()) return b_.create<math::LogOp>(loc_, x);
+    Type f = x.getType();
+    Value tiny = cmpf(arith::CmpFPredicate::OLT, x, float_const(f, 0x1p-126));
+    Value scaled = b_.create<arith::MulFOp>(loc_, x, float_const(f, 0x1p24));
+    Value l = b_.create<math::LogOp>(loc_, select(tiny, scaled, x));
+    Value fixed = b_.create<arith::SubFOp>(loc_, l, float_const(f, 16.635532333438687));  // 24 ln2
+    return select(tiny, fixed, l);
+  }
+
+  /// sin, cos or tan; f32 within 1.5 ulp for |x| < 1e6 (2.5 up to 5e6; tan
+  /// 3). x = n pi/2 + r with a three-word pi/2 (the first fma is exact:
+  /// x - n*P1 needs no more than 24 bits), then Chebyshev fits of sin and cos
+  /// on [-1, 1] (error < 2^-28). For larger |x| the results are wrong (sin
+  /// and cos stay in [-1, 1]; PyTorch is exact there). inf and NaN give NaN.
+  Value trig(Op op, Value x) {
+    if (x.getType().isF64()) {
+      if (op == Op::Sin) return b_.create<math::SinOp>(loc_, x);
+      if (op == Op::Cos) return b_.create<math::CosOp>(loc_, x);
+      return b_.create<math::TanOp>(loc_, x);
+    }
+    Type f = x.getType();
+    auto c = [&](double v) { return float_const(f, v); };
+    Value t = fma(x, c(0.63661977236758134), c(kRoundMagic));
+    Value n = b_.create<arith::SubFOp>(loc_, t, c(kRoundMagic));
+    Value r = fma(n, c(-1.5707963705062866), x);
+    r = fma(n, c(4.371138828673793e-08), r);
+    r = fma(n, c(1.7151245100058819e-15), r);
+    // n is the nearest integer to x * f32(2/pi), which for large x can be off
+    // by one near the midpoints, so |r| can exceed pi/4: the polynomials are
+    // fitted for |r| <= 1, enough up to |x| ~ 5e6. Beyond that r is zeroed
+    // when out of range (ULE keeps the NaN of x = inf or NaN).
+    Value in_range = cmpf(arith::CmpFPredicate::ULE, b_.create<math::AbsFOp>(loc_, r), c(1.0));
+    r = select(in_range, r, c(0));
+    Value k = bits(t);  // low bits: n mod 4
+
+    // sin r = r + r s S(s), cos r = 1 + s C(s), s = r^2.
+    Value s = b_.create<arith::MulFOp>(loc_, r, r);
+    Value ps = horner(s, {2.7060668539683608e-6, -0.00019838174236287689, 0.0083333271488352664,
+                          -0.16666666647343994});
+    Value sin_r = fma(b_.create<arith::MulFOp>(loc_, r, s), ps, r);
+    Value pc = horner(s, {2.4256144914672251e-5, -0.0013885490860454662, 0.041666598793227254,
+                          -0.49999999787945914});
+    Value cos_r = fma(s, pc, c(1));
+
+    Value odd = cmpi(arith::CmpIPredicate::ne, b_.create<arith::AndIOp>(loc_, k, int_const(32, 1)),
+                     int_const(32, 0));
+    // Flips the sign of v when bit 1 of m is set (xor into the sign bit).
+    auto negate_if_bit1 = [&](Value v, Value m) {
+      Value sign = b_.create<arith::ShLIOp>(
+          loc_, b_.create<arith::AndIOp>(loc_, m, int_const(32, 2)), int_const(32, 30));
+      return b_.create<arith::BitcastOp>(loc_, f, b_.create<arith::XOrIOp>(loc_, bits(v), sign));
+    };
+    Value res;
+    if (op == Op::Sin) {
+      // sin, cos, -sin, -cos for n = 0..3 (mod 4).
+      res = negate_if_bit1(select(odd, cos_r, sin_r), k);
+    } else if (op == Op::Cos) {
+      // cos, -sin, -cos, sin for n = 0..3 (mod 4).
+      Value k1 = b_.create<arith::AddIOp>(loc_, k, int_const(32, 1));
+      return negate_if_bit1(select(odd, sin_r, cos_r), k1);
+    } else {
+      // n even: sin r / cos r; odd: tan(r + pi/2) = -cos r / sin r.
+      Value num = select(odd, b_.create<arith::NegFOp>(loc_, cos_r), sin_r);
+      res = b_.create<arith::DivFOp>(loc_, num, select(odd, sin_r, cos_r));
+    }
+    // The reduction turns -0 into +0; sin and tan are odd functions.
+    return select(cmpf(arith::CmpFPredicate::OEQ, x, c(0)), x, res);
   }
 
   /// NaN-propagating for floats (cmpf + select, not llvm.maxnum, which
@@ -522,6 +656,9 @@ private:
     in.insert(in.end(), 4, i64());
     auto fn = b_.create<func::FuncOp>(loc_, name, b_.getFunctionType(in, {}));
     fn.setPrivate();
+    // Internal linkage: once inlined into the wrapper, O3 deletes it instead
+    // of compiling the loop nest a second time.
+    fn->setAttr("llvm.linkage", LLVMD::LinkageAttr::get(&ctx_, LLVMD::Linkage::Internal));
     for (size_t a = 0; a <= A; ++a) fn.setArgAttr(unsigned(a), "llvm.noalias", b_.getUnitAttr());
     mlir::Block* entry = fn.addEntryBlock();
     OpBuilder::InsertionGuard guard(b_);
@@ -530,17 +667,19 @@ private:
     Value bounds[4];  // row_begin, row_end, col_begin, col_end
     for (unsigned n = 0; n < 4; ++n) bounds[n] = index(entry->getArgument(unsigned(A) + 1 + n));
 
-    // Launch parameters are read once, up front.
-    std::vector<Value> sizes;
-    for (int d = 0; d < R; ++d) sizes.push_back(load_i64(params, d));
+    // Launch parameters are read once, up front (sizes: only those the row
+    // unravelling divides by).
+    std::vector<Value> sizes(static_cast<size_t>(R));
+    for (int d = 1; d + 1 < R; ++d) sizes[size_t(d)] = load_i64(params, d);
     std::vector<std::vector<Value>> strides(A);  // outer dims, then the inner one if General
     std::vector<Value> offsets(A);
+    int64_t at = R;  // start of arg a's block: strides, offset, index strides
     for (size_t a = 0; a < A; ++a) {
-      int64_t at = R + int64_t(a) * (R + 1);
       for (int d = 0; d + 1 < R; ++d) strides[a].push_back(load_i64(params, at + d));
       if (R > 0 && k_.args[a].inner == InnerStride::General)
         strides[a].push_back(load_i64(params, at + R - 1));
       offsets[a] = load_i64(params, at + R);
+      at += R + 1 + k_.args[a].num_index;
     }
 
     Value one = b_.create<arith::ConstantIndexOp>(loc_, 1);
@@ -596,8 +735,12 @@ private:
           DType cond = t;
           if (in.op == Op::Where) t = k_.body[size_t(in.operands[1])].dtype;
           v[i] = s.compute(in.op, t, in.dtype, ops, cond);
+          if (!v[i]) invalid(k_, i, std::string("no CPU lowering for op ") + op_name(in.op));
           break;
         }
+        case Instr::Kind::Reduce:
+        case Instr::Kind::Scan:
+          break;  // rejected by validate()
       }
     }
 
@@ -632,9 +775,10 @@ private:
 // ---------------------------------------------------------------------------
 // Lowering.
 
-/// MLIR 16 has no pass for the polynomial approximations of math ops (f32
-/// sin, cos, exp, log, tanh, erf, ...); without them those ops become scalar
-/// libm calls and the column loop does not vectorize (~12x slower).
+/// MLIR 16 has no pass for the polynomial approximations of math ops; we use
+/// them for f32 log and tanh (exp, sin, cos and tan are expanded by
+/// ScalarEmitter). Without them those ops become scalar libm calls and the
+/// column loop does not vectorize (~12x slower).
 struct MathPolynomialApproximationPass
     : mlir::PassWrapper<MathPolynomialApproximationPass, mlir::OperationPass<func::FuncOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MathPolynomialApproximationPass)

@@ -78,6 +78,16 @@ Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor logical_not(const Tensor& x);
 
+// ---- reductions (see the Tensor methods) ----
+Tensor sum(const Tensor& x, std::optional<DType> dtype = std::nullopt);
+Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false, std::optional<DType> dtype = std::nullopt);
+Tensor mean(const Tensor& x, std::optional<DType> dtype = std::nullopt);
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false, std::optional<DType> dtype = std::nullopt);
+Tensor amax(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
+Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor cumsum(const Tensor& x, int64_t dim, std::optional<DType> dtype = std::nullopt);
+
 // ---- views and shape ----
 Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
@@ -100,6 +110,11 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor flip(const Tensor& x, const Shape& dims);
 Tensor repeat(const Tensor& x, const Shape& repeats);
 Tensor tile(const Tensor& x, const Shape& reps);
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Scalar& value);
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
 /// Joins tensors along an existing dim (cat) or a new one (stack).
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);

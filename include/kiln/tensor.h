@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kiln/device.h"
@@ -125,11 +126,47 @@ public:
   Tensor repeat(const Shape& repeats) const;
   Tensor tile(const Shape& reps) const;
 
+  // ---- reductions: an empty `dims` means all dims ----
+  Tensor sum(std::optional<DType> dtype = std::nullopt) const;
+  Tensor sum(const Shape& dims, bool keepdim = false, std::optional<DType> dtype = std::nullopt) const;
+  Tensor mean(std::optional<DType> dtype = std::nullopt) const;
+  Tensor mean(const Shape& dims, bool keepdim = false, std::optional<DType> dtype = std::nullopt) const;
+  Tensor prod(std::optional<DType> dtype = std::nullopt) const;
+  Tensor prod(int64_t dim, bool keepdim = false, std::optional<DType> dtype = std::nullopt) const;
+  Tensor amax(const Shape& dims = {}, bool keepdim = false) const;
+  Tensor amin(const Shape& dims = {}, bool keepdim = false) const;
+  /// The largest element (0-dim), or (values, int64 indices) along dim.
+  Tensor max() const;
+  std::tuple<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;
+  Tensor min() const;
+  std::tuple<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
+  /// Index of the first max/min; without dim, into the flattened tensor.
+  Tensor argmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const;
+  Tensor argmin(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const;
+  /// Divides by N - correction (1: unbiased, PyTorch's default).
+  Tensor var(const Shape& dims = {}, double correction = 1, bool keepdim = false) const;
+  Tensor std(const Shape& dims = {}, double correction = 1, bool keepdim = false) const;
+  /// p = 1, 2, inf, -inf, or any other number; 2 is also 'fro'.
+  Tensor norm(const Scalar& p = 2, const Shape& dims = {}, bool keepdim = false) const;
+  Tensor logsumexp(const Shape& dims, bool keepdim = false) const;
+  Tensor cumsum(int64_t dim, std::optional<DType> dtype = std::nullopt) const;
+  Tensor all() const;
+  Tensor all(int64_t dim, bool keepdim = false) const;
+  Tensor any() const;
+  Tensor any(int64_t dim, bool keepdim = false) const;
+
   // ---- indexing (see kiln/indexing.h) ----
   Tensor index(const std::vector<TensorIndex>& indices) const;
   Tensor operator[](int64_t i) const { return select(0, i); }
   Tensor& index_put_(const std::vector<TensorIndex>& indices, const Tensor& value);
   Tensor& index_put_(const std::vector<TensorIndex>& indices, const Scalar& value);
+  Tensor index_select(int64_t dim, const Tensor& index) const;
+  /// out[i][j][k] = self[i][index[i][j][k]][k] (dim = 1), PyTorch's gather.
+  Tensor gather(int64_t dim, const Tensor& index) const;
+  /// A copy of self where src[i][j][k] is added at [i][index[i][j][k]][k] (dim = 1).
+  Tensor scatter_add(int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor masked_fill(const Tensor& mask, const Scalar& value) const;
+  Tensor masked_fill(const Tensor& mask, const Tensor& value) const;
 
   // ---- elementwise ----
   Tensor add(const Tensor& o, const Scalar& alpha = 1) const;

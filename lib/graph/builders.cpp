@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace kiln::graph {
 
 namespace {
@@ -318,6 +320,73 @@ NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim) {
   Attrs a;
   a.ints = {d};
   return make(Op::Cat, t, shape, casted, a);
+}
+
+NodeRef reduce(Op op, const NodeRef& x, const Shape& dims) {
+  const char* opname = op_name(op);
+  int64_t n = int64_t(x->shape.size());
+  Shape ds;
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(d, n, opname);
+    if (n == 0) continue;  // a 0-dim tensor reduces over nothing
+    if (std::find(ds.begin(), ds.end(), w) != ds.end())
+      throw Error(fmt::format("{}: dim {} appears multiple times in the list of dims", opname, w));
+    ds.push_back(w);
+  }
+  std::sort(ds.begin(), ds.end());
+  Shape shape = x->shape;
+  bool empty = false;
+  for (int64_t d : ds) {
+    empty |= shape[d] == 0;
+    shape[d] = 1;
+  }
+  bool has_identity = op == Op::Sum || op == Op::Prod || op == Op::Cumsum;
+  if (!has_identity && (x->numel() == 0))
+    throw Error(fmt::format("{}: cannot reduce a tensor with no elements (shape {}) over dims {}: the "
+                            "operation has no identity",
+                            opname, shape_str(x->shape), shape_str(ds)));
+  (void)empty;
+  DType t = x->dtype;
+  if ((op == Op::Sum || op == Op::Prod || op == Op::Cumsum) && !is_floating(t)) t = kInt64;
+  if (op == Op::Argmax || op == Op::Argmin) t = kInt64;
+  NodeRef in = (op == Op::Sum || op == Op::Prod || op == Op::Cumsum) ? cast(x, t) : x;
+  Attrs a;
+  a.ints = ds;
+  if (op == Op::Cumsum) return make(op, t, x->shape, {in}, a);
+  return make(op, t, shape, {in}, a);
+}
+
+namespace {
+void check_index_inputs(const char* op, const std::vector<NodeRef>& idx, const Shape& shape) {
+  for (const NodeRef& i : idx)
+    if (i->dtype != kInt64 || i->shape != shape)
+      throw Error(fmt::format("{}: internal: index inputs must be int64 of shape {} (got {}{})", op,
+                              shape_str(shape), name(i->dtype), shape_str(i->shape)));
+}
+}  // namespace
+
+NodeRef index(const NodeRef& src, const std::vector<NodeRef>& idx, const Shape& map, const Shape& sel,
+              const Shape& out_shape) {
+  check_index_inputs("index", idx, out_shape);
+  Attrs a;
+  a.ints = map;
+  a.ints.insert(a.ints.end(), sel.begin(), sel.end());
+  std::vector<NodeRef> ins = {src};
+  ins.insert(ins.end(), idx.begin(), idx.end());
+  return make(Op::Index, src->dtype, out_shape, ins, a);
+}
+
+NodeRef index_put(const NodeRef& base, const NodeRef& value, const std::vector<NodeRef>& idx, const Shape& map,
+                  const Shape& sel, bool accumulate) {
+  const Shape& iter = idx.at(0)->shape;
+  check_index_inputs("index_put", idx, iter);
+  Attrs a;
+  a.ints = map;
+  a.ints.insert(a.ints.end(), sel.begin(), sel.end());
+  a.value = Scalar(accumulate);
+  std::vector<NodeRef> ins = {base, expand(cast(value, base->dtype), iter)};
+  ins.insert(ins.end(), idx.begin(), idx.end());
+  return make(Op::IndexPut, base->dtype, base->shape, ins, a);
 }
 
 NodeRef as_strided(const NodeRef& x, const Layout& l) {

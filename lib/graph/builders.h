@@ -53,6 +53,20 @@ NodeRef expand(const NodeRef& x, const Shape& shape);
 NodeRef slice(const NodeRef& x, int64_t dim, int64_t start, int64_t length, int64_t step = 1);
 /// Inputs joined along dim (promoted to a common dtype).
 NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim);
+/// A reduction (sum, prod, amax, amin, argmax, argmin) over `dims` (wrapped,
+/// deduplicated); the result keeps the reduced dims as size 1. For cumsum,
+/// dims holds the one scan dim and the shape is unchanged.
+NodeRef reduce(Op op, const NodeRef& x, const Shape& dims);
+/// src read at data-dependent positions: output element i reads
+/// src[j] where j[map[o]] = i[o] for each output dim o with map[o] >= 0, and
+/// j[sel[k]] = idx[k][i]. Index inputs are int64, of `out_shape`, in range.
+NodeRef index(const NodeRef& src, const std::vector<NodeRef>& idx, const Shape& map, const Shape& sel,
+              const Shape& out_shape);
+/// A copy of `base` where, for every i of the index shape, the element at
+/// the position index() would read is set to (or, accumulating, increased
+/// by) value[i] (value broadcasts to the index shape).
+NodeRef index_put(const NodeRef& base, const NodeRef& value, const std::vector<NodeRef>& idx, const Shape& map,
+                  const Shape& sel, bool accumulate);
 /// The view `l` (over x's contiguous element order) of x.
 NodeRef as_strided(const NodeRef& x, const Layout& l);
 /// A copy of `base` whose elements at the view `l` are `src` (same shape as l).

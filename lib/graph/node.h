@@ -18,7 +18,7 @@ enum class Op : uint8_t {
 #undef OP
 };
 
-enum class OpKind : uint8_t { Leaf, Elementwise, View, Scatter };
+enum class OpKind : uint8_t { Leaf, Elementwise, View, Scatter, Reduce, Scan, Gather };
 
 struct OpInfo {
   const char* name;
@@ -29,6 +29,9 @@ const OpInfo& op_info(Op op);
 inline const char* op_name(Op op) { return op_info(op).name; }
 inline bool is_elementwise(Op op) { return op_info(op).kind == OpKind::Elementwise; }
 inline bool is_view(Op op) { return op_info(op).kind == OpKind::View; }
+inline bool is_reduce(Op op) {
+  return op_info(op).kind == OpKind::Reduce || op_info(op).kind == OpKind::Scan;
+}
 
 /// Op attributes; each op uses the fields its table entry names.
 struct Attrs {

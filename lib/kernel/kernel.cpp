@@ -22,28 +22,48 @@ const char* inner_name(InnerStride s) {
 
 }  // namespace
 
+const char* reduce_op_name(ReduceOp op) {
+  static constexpr const char* names[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
+  return names[size_t(op)];
+}
+
 std::string Kernel::str() const {
-  std::string s = fmt::format("kernel {} rank={} {{\n", name, rank);
+  std::string s = fmt::format("kernel {} rank={}{}{} {{\n", name, rank,
+                              reduce_rank ? fmt::format(" reduce={}", reduce_rank) : "",
+                              serial ? " serial" : "");
   for (size_t a = 0; a < args.size(); ++a)
-    s += fmt::format("  arg{}: {} {} inner={}\n", a, args[a].is_output ? "out" : "in",
-                     short_name(args[a].dtype), inner_name(args[a].inner));
+    s += fmt::format("  arg{}: {} {} inner={}{}\n", a, args[a].is_output ? "out" : "in",
+                     short_name(args[a].dtype), inner_name(args[a].inner),
+                     args[a].num_index ? fmt::format(" indices={}", args[a].num_index) : "");
+  auto operands = [](const Instr& in, size_t from) {
+    std::string ops;
+    for (size_t k = from; k < in.operands.size(); ++k) ops += fmt::format(", %{}", in.operands[k]);
+    return ops;
+  };
   for (size_t i = 0; i < body.size(); ++i) {
     const Instr& in = body[i];
+    std::string post = in.post_reduce ? "  [post]" : "";
     switch (in.kind) {
       case Instr::Kind::Load:
-        s += fmt::format("  %{} = load arg{} : {}\n", i, in.arg, short_name(in.dtype));
+        s += fmt::format("  %{} = load arg{}{} : {}{}\n", i, in.arg, operands(in, 0), short_name(in.dtype), post);
+        break;
+      case Instr::Kind::Reduce:
+      case Instr::Kind::Scan:
+        s += fmt::format("  %{} = {}.{} %{} : {}{}\n", i, in.kind == Instr::Kind::Reduce ? "reduce" : "scan",
+                         reduce_op_name(in.reduce), in.operands.at(0), short_name(in.dtype), post);
         break;
       case Instr::Kind::Const:
-        s += fmt::format("  %{} = const {} : {}\n", i, in.value.str(), short_name(in.dtype));
+        s += fmt::format("  %{} = const {} : {}{}\n", i, in.value.str(), short_name(in.dtype), post);
         break;
       case Instr::Kind::Compute: {
         std::string ops;
         for (int o : in.operands) ops += fmt::format("{}%{}", ops.empty() ? "" : ", ", o);
-        s += fmt::format("  %{} = {} {} : {}\n", i, op_name(in.op), ops, short_name(in.dtype));
+        s += fmt::format("  %{} = {} {} : {}{}\n", i, op_name(in.op), ops, short_name(in.dtype), post);
         break;
       }
       case Instr::Kind::Store:
-        s += fmt::format("  store arg{}, %{}\n", in.arg, in.operands.at(0));
+        s += fmt::format("  store{} arg{}{}, %{}{}\n", in.accumulate ? ".add" : "", in.arg, operands(in, 1),
+                         in.operands.at(0), post);
         break;
     }
   }

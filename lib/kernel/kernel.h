@@ -18,6 +18,35 @@
 //     store arg2, %5
 //   }
 //
+// Reductions. A kernel with reduce_rank = k > 0 reduces over the LAST k dims
+// of its iteration space: for every element of the first rank-k dims (the
+// "output space") the instructions of stage 0 run once per element of the
+// reduced dims, each Reduce folds its stage-0 operand into an accumulator,
+// and the stage-1 instructions (post_reduce = true) run once per output
+// element after the reduction, seeing the accumulated values:
+//
+//   kernel R_sum rank=2 reduce=1 {
+//     arg0: in f32 inner=contig
+//     arg1: out f32 inner=bcast
+//     %0 = load arg0 : f32
+//     %1 = mul %0, %0 : f32
+//     %2 = reduce.sum %1 : f32        (a stage-1 value)
+//     %3 = const 0.5 : f32   [post]
+//     %4 = mul %2, %3 : f32  [post]
+//     store arg1, %4         [post]
+//   }
+//
+// Stage-1 loads and stores see only the output dims (their strides along
+// reduced dims are 0). The reduction order is fixed (row-major over the
+// reduced dims, split over threads only along output dims), so results do
+// not depend on the thread count. A Scan is the running (inclusive) value of
+// a reduction, a stage-0 value, stored by a stage-0 store (cumsum).
+//
+// Indexed access. A Load or Store with index operands (int64 values) reads
+// or writes at  offset + sum_d i_d * stride_d + sum_j index_j * index_stride_j
+// (gather, index_select, advanced indexing; scatter_add with accumulate).
+// Kernels with an accumulating store run serially (a deterministic order).
+//
 // Sizes, strides and offsets are launch parameters, not part of the kernel,
 // so one compiled kernel serves every size. Only the innermost stride's class
 // (contiguous, broadcast or general) is structural, because it decides how
@@ -36,23 +65,37 @@ struct KernelArg {
   bool is_output = false;
   DType dtype = kFloat32;
   InnerStride inner = InnerStride::Contig;
+  int num_index = 0;  // index operands of this arg's indexed loads/stores
 };
 
+/// How a Reduce/Scan combines values. Max/Min propagate NaN; ArgMax/ArgMin
+/// give the int64 position (row-major over the reduced dims) of the first
+/// max/min, a NaN counting as the max and the min.
+enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, ArgMax, ArgMin };
+const char* reduce_op_name(ReduceOp op);
+
 struct Instr {
-  enum class Kind : uint8_t { Load, Const, Compute, Store };
+  enum class Kind : uint8_t { Load, Const, Compute, Store, Reduce, Scan };
   Kind kind = Kind::Compute;
   Op op = Op::Add;           // Compute: the elementwise graph op
   DType dtype = kFloat32;    // type of the result (Store: of the stored value)
   std::vector<int> operands; // SSA ids of earlier instructions
   int arg = -1;              // Load/Store: argument index
   Scalar value;              // Const
-
+  ReduceOp reduce = ReduceOp::Sum;  // Reduce/Scan
+  bool post_reduce = false;  // stage 1: runs once per output element
+  bool accumulate = false;   // Store: *p += value instead of *p = value
+  // Load/Store: operands[0] is the stored value (Store), then index operands.
   // Compute ops with a dtype attribute (Cast) take it from `dtype`.
+  // Reduce/Scan: operands[0] is the folded value; `dtype` the accumulator's
+  // and result's type (int64 for ArgMax/ArgMin).
 };
 
 struct Kernel {
   std::string name;
   int rank = 1;
+  int reduce_rank = 0;  // trailing dims of the iteration space that are reduced
+  bool serial = false;  // run on one thread (accumulating stores)
   std::vector<KernelArg> args;
   std::vector<Instr> body;  // SSA id = index in body
 
@@ -61,11 +104,14 @@ struct Kernel {
 };
 
 /// Launch parameter layout shared by every backend: for a kernel of rank R
-/// with A args, `params` holds sizes[R], then per arg strides[R] and offset:
-///   params = [size_0..size_{R-1}, (stride_0..stride_{R-1}, offset) x A]
+/// with A args, `params` holds sizes[R], then per arg strides[R], offset and
+/// one stride per index operand (num_index of them):
+///   params = [size_0..size_{R-1}, (stride_0..stride_{R-1}, offset, istride...) x A]
 /// The CPU entry point computes rows [row_begin, row_end) x columns
-/// [col_begin, col_end), where a row is one index of dims 0..R-2 (row-major)
-/// and columns index the last dim:
+/// [col_begin, col_end) of the output space (the first O = R - reduce_rank
+/// dims), where a row is one index of dims 0..O-2 (row-major) and columns
+/// index dim O-1; the reduced dims are looped inside. O is at least 1 (the
+/// scheduler gives a full reduction a leading dim of size 1):
 ///   void fn(void** ptrs, const int64_t* params,
 ///           int64_t row_begin, int64_t row_end, int64_t col_begin, int64_t col_end);
 using CpuKernelFn = void (*)(void* const* ptrs, const int64_t* params, int64_t row_begin,

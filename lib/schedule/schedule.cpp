@@ -30,15 +30,68 @@ struct NeedMaterialize {
 };
 
 // What one kernel computes: `node`'s whole value, or, for a write node
-// (view_scatter, cat), one of the regions it writes.
+// (view_scatter, cat), one of the regions it writes. A unit iterates over
+// `iter`; for a reduction its last `reduce_rank` dims are folded.
 struct Unit {
   NodeRef node;
   int part = -1;      // -1: the whole value; else the index of the write
-  NodeRef value;      // what is stored
-  Layout out_layout;  // where, over the node's contiguous buffer
-  Shape shape() const { return out_layout.shape; }
+  NodeRef value;      // what is stored (a reduction: what is folded)
+  Layout out_layout;  // where, over the node's contiguous buffer, per `iter`
+  Chain in_chain;     // views from the iteration space to `value`
+  int reduce_rank = 0;
+  // Indexed writes (index_put): where each element goes also depends on
+  // these int64 values (of the iteration shape), times these strides.
+  std::vector<NodeRef> store_index = {};
+  Shape store_index_strides = {};
+  bool accumulate = false;
+  const Shape& iter() const { return out_layout.shape; }
   bool whole() const { return part < 0; }
 };
+
+ReduceOp reduce_op_of(Op op) {
+  switch (op) {
+    case Op::Prod: return ReduceOp::Prod;
+    case Op::Amax: return ReduceOp::Max;
+    case Op::Amin: return ReduceOp::Min;
+    case Op::Argmax: return ReduceOp::ArgMax;
+    case Op::Argmin: return ReduceOp::ArgMin;
+    default: return ReduceOp::Sum;
+  }
+}
+
+// A reduction (or scan) iterates over the input's kept dims, then its reduced
+// dims; the output is written with stride 0 along reduced dims (or, for a
+// scan, at every position).
+Unit reduce_unit(const NodeRef& n) {
+  const NodeRef& x = n->inputs[0];
+  const Shape& dims = n->attrs.ints;
+  Shape perm, iter;
+  for (int64_t d = 0; d < int64_t(x->shape.size()); ++d)
+    if (std::find(dims.begin(), dims.end(), d) == dims.end()) perm.push_back(d);
+  perm.insert(perm.end(), dims.begin(), dims.end());
+  for (int64_t d : perm) iter.push_back(x->shape[d]);
+  Layout out = Layout::contiguous(n->shape).permute(perm);
+  bool scan = op_info(n->op).kind == OpKind::Scan;
+  int reduce_rank = int(dims.size());
+  if (!scan)
+    for (int k = 0; k < reduce_rank; ++k) out.strides[out.strides.size() - 1 - k] = 0;
+  Unit u{n, -1, x, out, {}, reduce_rank};
+  Attrs p;
+  p.ints = perm;
+  u.in_chain.push_back({Op::Permute, p, x});
+  if (reduce_rank == 0) {  // nothing to fold: a trailing dim of size 1
+    Attrs r;
+    iter.push_back(1);
+    r.ints = iter;
+    u.in_chain.insert(u.in_chain.begin(), ViewStep{Op::Reshape, r, x});
+    u.out_layout.shape.push_back(1);
+    u.out_layout.strides.push_back(0);
+    u.reduce_rank = 1;
+  } else {
+    u.out_layout.shape = iter;
+  }
+  return u;
+}
 
 // The units of a materialized node, in the order they must run.
 std::vector<Unit> units_of(const NodeRef& n) {
@@ -61,8 +114,27 @@ std::vector<Unit> units_of(const NodeRef& n) {
       }
       break;
     }
+    case Op::IndexPut: {
+      // Copy the base in, then write each value at its indexed position.
+      units.push_back({n, 0, n->inputs[0], Layout::contiguous(n->shape)});
+      const Shape& iter = n->inputs[1]->shape;
+      size_t r = iter.size();
+      Layout base = Layout::contiguous(n->shape);
+      Layout out{iter, Shape(r, 0), 0};
+      for (size_t o = 0; o < r; ++o)
+        if (n->attrs.ints[o] >= 0) out.strides[o] = base.strides[n->attrs.ints[o]];
+      Unit w{n, 1, n->inputs[1], out};
+      for (size_t j = 2; j < n->inputs.size(); ++j) {
+        w.store_index.push_back(n->inputs[j]);
+        w.store_index_strides.push_back(base.strides[n->attrs.ints[r + j - 2]]);
+      }
+      w.accumulate = n->attrs.value.to_bool();
+      units.push_back(w);
+      break;
+    }
     default:
-      units.push_back({n, -1, n, Layout::contiguous(n->shape)});
+      if (is_reduce(n->op)) units.push_back(reduce_unit(n));
+      else units.push_back({n, -1, n, Layout::contiguous(n->shape)});
   }
   return units;
 }
@@ -79,13 +151,34 @@ public:
 
   void add_output(const Unit& u) {
     outputs_.insert(u.node.get());
-    int v = emit(u.value, {});
-    int arg = add_arg(u.node, u.out_layout, true, u.node->dtype);
+    reduce_rank_ = u.reduce_rank;
+    bool post = false;
+    int v = emit(u.value, u.in_chain);
+    if (u.reduce_rank > 0) {
+      Instr r;
+      bool scan = op_info(u.node->op).kind == OpKind::Scan;
+      r.kind = scan ? Instr::Kind::Scan : Instr::Kind::Reduce;
+      r.reduce = reduce_op_of(u.node->op);
+      r.dtype = u.node->dtype;
+      r.operands = {v};
+      r.post_reduce = post = !scan;
+      v = push(r);
+      ops_.push_back(op_name(u.node->op));
+    }
+    std::vector<int> idx;
+    for (const NodeRef& i : u.store_index) idx.push_back(emit(i, {}));
+    int arg = add_arg(u.node, u.out_layout, true, u.node->dtype, u.store_index_strides);
+    if (post) post_args_.insert(arg);
     Instr st;
     st.kind = Instr::Kind::Store;
     st.arg = arg;
     st.dtype = u.node->dtype;
     st.operands = {v};
+    st.operands.insert(st.operands.end(), idx.begin(), idx.end());
+    st.post_reduce = post;
+    st.accumulate = u.accumulate;
+    // Indexed writes may hit one element twice: a fixed order decides.
+    if (!u.store_index.empty()) k_.serial = true;
     k_.body.push_back(st);
     fused_count_ += 1;
   }
@@ -96,6 +189,7 @@ public:
   ScheduledKernel finish(const Shape& iter_shape) {
     ScheduledKernel sk;
     sk.arg_nodes = arg_nodes_;
+    sk.arg_index_strides = index_strides_;
     collapse(iter_shape, sk);
     k_.name = name();
     sk.kernel = std::move(k_);
@@ -103,15 +197,19 @@ public:
   }
 
 private:
-  int add_arg(const NodeRef& n, const Layout& l, bool out, DType t) {
+  int add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const Shape& index_strides = {}) {
     for (size_t a = 0; a < arg_nodes_.size(); ++a)
-      if (!out && !k_.args[a].is_output && arg_nodes_[a] == n && layouts_[a] == l) return int(a);
+      if (!out && !k_.args[a].is_output && arg_nodes_[a] == n && layouts_[a] == l &&
+          index_strides_[a] == index_strides)
+        return int(a);
     KernelArg ka;
     ka.is_output = out;
     ka.dtype = t;
+    ka.num_index = int(index_strides.size());
     k_.args.push_back(ka);
     arg_nodes_.push_back(n);
     layouts_.push_back(l);
+    index_strides_.push_back(index_strides);
     return int(k_.args.size() - 1);
   }
 
@@ -145,7 +243,7 @@ private:
     std::string k = key(n.get(), chain);
     if (auto it = memo_.find(k); it != memo_.end()) return it->second;
     int id;
-    bool materialized = mat_.count(n.get()) || op_info(n->op).kind == OpKind::Scatter;
+    bool materialized = mat_.count(n.get()) || op_info(n->op).kind == OpKind::Scatter || is_reduce(n->op);
     if (n->realized() || (materialized && !outputs_.count(n.get()))) {
       id = load(n, chain);
     } else if (n->op == Op::Full) {
@@ -154,6 +252,8 @@ private:
       in.dtype = n->dtype;
       in.value = n->attrs.value;
       id = push(in);
+    } else if (n->op == Op::Index) {
+      id = emit_index(n, chain);
     } else if (is_view(n->op)) {
       Chain c = chain;
       c.push_back({n->op, n->attrs, n->inputs[0]});
@@ -163,6 +263,37 @@ private:
     }
     memo_[k] = id;
     return id;
+  }
+
+  // A gather: the source must sit in a buffer; its layout over the output
+  // walks the mapped dims, and each index value adds index * stride.
+  int emit_index(const NodeRef& n, const Chain& chain) {
+    const NodeRef& src = n->inputs[0];
+    bool loadable = src->realized() || mat_.count(src.get()) || op_info(src->op).kind == OpKind::Scatter ||
+                    is_reduce(src->op);
+    if (!loadable) throw NeedMaterialize{src};
+    Layout ls = src->realized() ? src->layout : Layout::contiguous(src->shape);
+    size_t r = n->shape.size();
+    Layout l{n->shape, Shape(r, 0), ls.offset};
+    for (size_t o = 0; o < r; ++o)
+      if (n->attrs.ints[o] >= 0) l.strides[o] = ls.strides[n->attrs.ints[o]];
+    for (size_t i = chain.size(); i-- > 0;) {
+      auto next = graph::apply_view(chain[i].op, chain[i].attrs, l);
+      if (!next) throw NeedMaterialize{chain[i].input};
+      l = *next;
+    }
+    Shape istrides;
+    Instr in;
+    in.kind = Instr::Kind::Load;
+    in.dtype = src->dtype;
+    for (size_t j = 1; j < n->inputs.size(); ++j) {
+      istrides.push_back(ls.strides[n->attrs.ints[r + j - 1]]);
+      in.operands.push_back(emit(n->inputs[j], chain));
+    }
+    if (!src->realized()) deps_[src.get()] = src;
+    in.arg = add_arg(src, l, false, src->dtype, istrides);
+    ops_.push_back("index");
+    return push(in);
   }
 
   int emit_compute(const NodeRef& n, const Chain& chain) {
@@ -187,40 +318,51 @@ private:
   }
 
   // Drops size-1 dims and merges dims that every argument walks contiguously,
-  // so a plain elementwise kernel becomes one flat loop.
+  // so a plain elementwise kernel becomes one flat loop. Output dims and
+  // reduced dims are collapsed separately; each keeps at least one dim.
   void collapse(const Shape& shape, ScheduledKernel& sk) {
-    std::vector<int> keep;
-    for (size_t d = 0; d < shape.size(); ++d)
-      if (shape[d] != 1) keep.push_back(int(d));
+    int out_rank = int(shape.size()) - reduce_rank_;
     Shape sizes;
     std::vector<Shape> strides(layouts_.size());
-    for (int d : keep) {
-      bool merge = !sizes.empty();
-      for (size_t a = 0; a < layouts_.size() && merge; ++a)
-        merge = strides[a].back() == layouts_[a].strides[d] * shape[d];
-      if (merge) {
-        sizes.back() *= shape[d];
-        for (size_t a = 0; a < layouts_.size(); ++a) strides[a].back() = layouts_[a].strides[d];
-      } else {
-        sizes.push_back(shape[d]);
-        for (size_t a = 0; a < layouts_.size(); ++a) strides[a].push_back(layouts_[a].strides[d]);
+    int new_out_rank = 0;
+    for (int group = 0; group < 2; ++group) {
+      int lo = group == 0 ? 0 : out_rank, hi = group == 0 ? out_rank : int(shape.size());
+      if (group == 1 && reduce_rank_ == 0) break;
+      size_t start = sizes.size();
+      for (int d = lo; d < hi; ++d) {
+        if (shape[d] == 1) continue;
+        bool merge = sizes.size() > start;
+        for (size_t a = 0; a < layouts_.size() && merge; ++a)
+          merge = strides[a].back() == layouts_[a].strides[d] * shape[d];
+        if (merge) {
+          sizes.back() *= shape[d];
+          for (size_t a = 0; a < layouts_.size(); ++a) strides[a].back() = layouts_[a].strides[d];
+        } else {
+          sizes.push_back(shape[d]);
+          for (size_t a = 0; a < layouts_.size(); ++a) strides[a].push_back(layouts_[a].strides[d]);
+        }
       }
-    }
-    if (sizes.empty()) {
-      sizes.push_back(1);
-      for (auto& s : strides) s.push_back(0);
+      if (sizes.size() == start) {
+        sizes.push_back(1);
+        for (auto& st : strides) st.push_back(0);
+      }
+      if (group == 0) new_out_rank = int(sizes.size());
     }
     sk.sizes = sizes;
     k_.rank = int(sizes.size());
+    k_.reduce_rank = k_.rank - new_out_rank;
     for (size_t a = 0; a < layouts_.size(); ++a) {
       sk.arg_layouts.push_back(Layout{sizes, strides[a], layouts_[a].offset});
-      int64_t inner = strides[a].back();
+      // The loop that vectorizes is the innermost one: the last reduced dim
+      // for stage-0 accesses of a reduction, else the last output dim.
+      bool stage0 = k_.reduce_rank > 0 && !post_args_.count(int(a));
+      int64_t inner = stage0 ? strides[a].back() : strides[a][new_out_rank - 1];
       k_.args[a].inner = inner == 1 ? InnerStride::Contig : inner == 0 ? InnerStride::Bcast : InnerStride::General;
     }
   }
 
   std::string name() const {
-    std::string s = "E";
+    std::string s = reduce_rank_ ? "R" : "E";
     std::vector<std::string> seen;
     for (auto& o : ops_) {
       if (std::find(seen.begin(), seen.end(), o) != seen.end()) continue;
@@ -237,10 +379,13 @@ private:
   Kernel k_;
   std::vector<NodeRef> arg_nodes_;
   std::vector<Layout> layouts_;
+  std::vector<Shape> index_strides_;
   std::unordered_map<std::string, int> memo_;
   std::map<Node*, NodeRef> deps_;
   std::vector<std::string> ops_;
   int fused_count_ = 0;
+  int reduce_rank_ = 0;
+  std::set<int> post_args_;  // args accessed after the reduction (outputs)
 
 public:
   int fused_count() const { return fused_count_; }
@@ -296,6 +441,7 @@ Schedule build(const std::vector<NodeRef>& targets, const std::vector<NodeRef>& 
   // shape that runs after everything it reads.
   struct Group {
     Shape shape;
+    int reduce_rank;
     bool plain;
     std::vector<Unit> units;
   };
@@ -309,27 +455,32 @@ Schedule build(const std::vector<NodeRef>& targets, const std::vector<NodeRef>& 
       int g = -1;
       if (plain)
         for (int k = int(groups.size()) - 1; k > after; --k)
-          if (groups[k].plain && groups[k].shape == u.shape()) { g = k; break; }
+          if (groups[k].plain && groups[k].shape == u.iter() && groups[k].reduce_rank == u.reduce_rank) {
+            g = k;
+            break;
+          }
       if (g < 0) {
-        groups.push_back({u.shape(), plain, {}});
+        groups.push_back({u.iter(), u.reduce_rank, plain, {}});
         g = int(groups.size()) - 1;
       }
       groups[g].units.push_back(u);
       kernel_of[n.get()] = g;
-      if (n->op == Op::ViewScatter) after = g;  // the view is written after the base
+      // A write node's own writes come after its base is copied in.
+      if (n->op == Op::ViewScatter || n->op == Op::IndexPut) after = g;
     }
   }
 
   for (const NodeRef& n : order) sched.materialized.push_back(n);
   for (const Group& g : groups) {
-    if (numel(g.shape) == 0) continue;
+    // Nothing to write (a reduction over an empty dim still writes its identity).
+    if (numel(Shape(g.shape.begin(), g.shape.end() - g.reduce_rank)) == 0) continue;
     Emitter e(mat);
     for (const Unit& u : g.units) e.add_output(u);
     ScheduledKernel sk = e.finish(g.shape);
     for (const Unit& u : g.units)
       sk.notes.push_back(u.whole() ? fmt::format("{} {}", op_name(u.node->op), shape_str(u.node->shape))
                                    : fmt::format("{} {} (write {} of {})", op_name(u.node->op),
-                                                 shape_str(u.node->shape), u.part, shape_str(u.shape())));
+                                                 shape_str(u.node->shape), u.part, shape_str(u.iter())));
     sched.kernels.push_back(std::move(sk));
   }
   return sched;

@@ -24,6 +24,7 @@ struct ScheduledKernel {
   Shape sizes;                    // iteration space (dims merged where possible)
   std::vector<NodeRef> arg_nodes; // whose buffer each argument reads or writes
   std::vector<Layout> arg_layouts;// each argument's strides over `sizes`
+  std::vector<Shape> arg_index_strides;  // per argument, per index operand
   std::vector<std::string> notes; // fusion decisions, for printing
 };
 

@@ -182,6 +182,32 @@ Tensor eval_expr(const std::string& text, const std::vector<Tensor>& vars);
 /// `alpha=` of add/sub (default 1).
 Scalar alpha(const Call& c) { return c.kw("alpha").is_none() ? Scalar(1) : c.kw("alpha").scalar(); }
 
+/// Reduction arguments: dim (int, list or absent = all), keepdim, dtype.
+Shape dims(const Call& c) {
+  const Value& d = c.param(1, "dim");
+  if (d.is_none()) return {};
+  if (d.is_list()) {
+    if (d.ints().empty()) throw Unsupported("an empty dim list");
+    return d.ints();
+  }
+  return {d.integer()};
+}
+bool keepdim(const Call& c) { return !c.kw("keepdim").is_none() && c.kw("keepdim").scalar().to_bool(); }
+std::optional<kiln::DType> dtype_kw(const Call& c) {
+  if (c.kw("dtype").is_none()) return std::nullopt;
+  return kiln::dtype_from_name(c.kw("dtype").str());
+}
+std::optional<int64_t> opt_int(const Value& v) {
+  if (v.is_none()) return std::nullopt;
+  return v.integer();
+}
+/// var/std: `correction=` or `unbiased=` (default unbiased).
+double correction(const Call& c) {
+  if (!c.kw("correction").is_none()) return c.kw("correction").scalar().to_double();
+  if (!c.kw("unbiased").is_none()) return c.kw("unbiased").scalar().to_bool() ? 1 : 0;
+  return 1;
+}
+
 /// A clamp bound: absent, a scalar, or a tensor.
 template <typename T> std::optional<T> bound(const Value& v) {
   if (v.is_none()) return std::nullopt;
@@ -298,8 +324,73 @@ const std::map<std::string, OpDef> kOps = {
      }}},
     {"logical_not", {{}, UNARY(logical_not)}},
 
+    // ---- reductions
+    {"sum", {{"dim", "keepdim", "dtype"}, [](const Call& c) -> Outputs {
+       return {c.self().sum(dims(c), keepdim(c), dtype_kw(c))};
+     }}},
+    {"mean", {{"dim", "keepdim", "dtype"}, [](const Call& c) -> Outputs {
+       return {c.self().mean(dims(c), keepdim(c), dtype_kw(c))};
+     }}},
+    {"prod", {{"dim", "keepdim", "dtype"}, [](const Call& c) -> Outputs {
+       if (c.param(1, "dim").is_none()) return {c.self().prod(dtype_kw(c))};
+       return {c.self().prod(c.param(1, "dim").integer(), keepdim(c), dtype_kw(c))};
+     }}},
+    {"amax", {{"dim", "keepdim"}, [](const Call& c) -> Outputs { return {c.self().amax(dims(c), keepdim(c))}; }}},
+    {"amin", {{"dim", "keepdim"}, [](const Call& c) -> Outputs { return {c.self().amin(dims(c), keepdim(c))}; }}},
+    {"max", {{"dim", "keepdim"}, [](const Call& c) -> Outputs {
+       if (c.param(1, "dim").is_none()) return {c.self().max()};
+       auto [v, i] = c.self().max(c.param(1, "dim").integer(), keepdim(c));
+       return {v, i};
+     }}},
+    {"min", {{"dim", "keepdim"}, [](const Call& c) -> Outputs {
+       if (c.param(1, "dim").is_none()) return {c.self().min()};
+       auto [v, i] = c.self().min(c.param(1, "dim").integer(), keepdim(c));
+       return {v, i};
+     }}},
+    {"argmax", {{"dim", "keepdim"}, [](const Call& c) -> Outputs {
+       return {c.self().argmax(opt_int(c.param(1, "dim")), keepdim(c))};
+     }}},
+    {"argmin", {{"dim", "keepdim"}, [](const Call& c) -> Outputs {
+       return {c.self().argmin(opt_int(c.param(1, "dim")), keepdim(c))};
+     }}},
+    {"var", {{"dim", "unbiased", "correction", "keepdim"}, [](const Call& c) -> Outputs {
+       return {c.self().var(dims(c), correction(c), keepdim(c))};
+     }}},
+    {"std", {{"dim", "unbiased", "correction", "keepdim"}, [](const Call& c) -> Outputs {
+       return {c.self().std(dims(c), correction(c), keepdim(c))};
+     }}},
+    {"norm", {{"p", "dim", "keepdim"}, [](const Call& c) -> Outputs {
+       Scalar p = c.kw("p").is_none() ? Scalar(2) : c.kw("p").scalar();
+       return {c.self().norm(p, dims(c), keepdim(c))};
+     }}},
+    {"logsumexp", {{"dim", "keepdim"}, [](const Call& c) -> Outputs {
+       return {c.self().logsumexp(dims(c), keepdim(c))};
+     }}},
+    {"cumsum", {{"dim", "dtype"}, [](const Call& c) -> Outputs {
+       return {c.self().cumsum(c.param(1, "dim").integer(), dtype_kw(c))};
+     }}},
+    {"all", {{"dim", "keepdim"}, [](const Call& c) -> Outputs {
+       if (c.param(1, "dim").is_none()) return {c.self().all()};
+       return {c.self().all(c.param(1, "dim").integer(), keepdim(c))};
+     }}},
+    {"any", {{"dim", "keepdim"}, [](const Call& c) -> Outputs {
+       if (c.param(1, "dim").is_none()) return {c.self().any()};
+       return {c.self().any(c.param(1, "dim").integer(), keepdim(c))};
+     }}},
+
     // ---- indexing
     {"getitem", {{}, [](const Call& c) -> Outputs { return {c.self().index(c.arg(1).index())}; }}},
+    {"index_select", {{}, [](const Call& c) -> Outputs {
+       return {c.self().index_select(c.arg(1).integer(), c.arg(2).tensor())};
+     }}},
+    {"gather", {{}, [](const Call& c) -> Outputs { return {c.self().gather(c.arg(1).integer(), c.arg(2).tensor())}; }}},
+    {"scatter_add", {{}, [](const Call& c) -> Outputs {
+       return {c.self().scatter_add(c.arg(1).integer(), c.arg(2).tensor(), c.arg(3).tensor())};
+     }}},
+    {"masked_fill", {{}, [](const Call& c) -> Outputs {
+       if (c.arg(2).is_tensor()) return {c.self().masked_fill(c.arg(1).tensor(), c.arg(2).tensor())};
+       return {c.self().masked_fill(c.arg(1).tensor(), c.arg(2).scalar())};
+     }}},
     {"setitem", {{}, [](const Call& c) -> Outputs {
        Tensor y = c.self().clone();
        if (c.arg(2).is_tensor()) y.index_put_(c.arg(1).index(), c.arg(2).tensor());

@@ -1,0 +1,169 @@
+// Reductions. The primitives (sum, prod, amax, amin, argmax, argmin,
+// cumsum) are graph ops that compile into reduction kernels; the rest are
+// written with them, as PyTorch defines them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kiln/ops.h"
+#include "tensor/tensor_impl.h"
+
+namespace kiln {
+
+namespace {
+
+Shape all_dims(int64_t n) {
+  Shape s(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) s[i] = i;
+  return s;
+}
+
+// The reduced dims, wrapped; empty means all.
+Shape resolve_dims(const Tensor& x, const Shape& dims, const char* op) {
+  if (dims.empty()) return all_dims(x.dim());
+  Shape out;
+  for (int64_t d : dims) out.push_back(wrap_dim(d, x.dim(), op));
+  return out;
+}
+
+// Drops the (size-1) reduced dims unless keepdim.
+Tensor finish(const Tensor& r, const Shape& dims, bool keepdim) {
+  if (keepdim) return r;
+  Shape s;
+  for (int64_t d = 0; d < r.dim(); ++d)
+    if (std::find(dims.begin(), dims.end(), d) == dims.end()) s.push_back(r.size(d));
+  return r.view(s);
+}
+
+Tensor reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim) {
+  Shape ds = resolve_dims(x, dims, op_name(op));
+  Tensor r = wrap(graph::reduce(op, node_of(x), ds));
+  return finish(r, ds, keepdim);
+}
+
+void require_floating(const Tensor& x, const char* op) {
+  if (!is_floating(x.dtype()))
+    throw Error(fmt::format("{}: could not infer output dtype: input dtype must be floating point, got {} "
+                            "(shape {}); use .to(kiln::kFloat32) first",
+                            op, name(x.dtype()), shape_str(x.shape())));
+}
+
+int64_t count(const Tensor& x, const Shape& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= x.size(d);
+  return n;
+}
+
+}  // namespace
+
+Tensor Tensor::sum(std::optional<DType> dtype) const { return sum(Shape{}, false, dtype); }
+Tensor Tensor::sum(const Shape& dims, bool keepdim, std::optional<DType> dtype) const {
+  return reduce(Op::Sum, dtype ? to(*dtype) : *this, dims, keepdim);
+}
+
+Tensor Tensor::mean(std::optional<DType> dtype) const { return mean(Shape{}, false, dtype); }
+Tensor Tensor::mean(const Shape& dims, bool keepdim, std::optional<DType> dtype) const {
+  Tensor x = dtype ? to(*dtype) : *this;
+  require_floating(x, "mean");
+  Shape ds = resolve_dims(x, dims, "mean");
+  return x.sum(ds, keepdim) / double(count(x, ds));
+}
+
+Tensor Tensor::prod(std::optional<DType> dtype) const { return reduce(Op::Prod, dtype ? to(*dtype) : *this, {}, false); }
+Tensor Tensor::prod(int64_t dim, bool keepdim, std::optional<DType> dtype) const {
+  return reduce(Op::Prod, dtype ? to(*dtype) : *this, {wrap_dim(dim, this->dim(), "prod")}, keepdim);
+}
+
+Tensor Tensor::amax(const Shape& dims, bool keepdim) const { return reduce(Op::Amax, *this, dims, keepdim); }
+Tensor Tensor::amin(const Shape& dims, bool keepdim) const { return reduce(Op::Amin, *this, dims, keepdim); }
+Tensor Tensor::max() const { return amax(); }
+Tensor Tensor::min() const { return amin(); }
+
+std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const {
+  Shape d = {wrap_dim(dim, this->dim(), "max")};
+  return {reduce(Op::Amax, *this, d, keepdim), reduce(Op::Argmax, *this, d, keepdim)};
+}
+std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const {
+  Shape d = {wrap_dim(dim, this->dim(), "min")};
+  return {reduce(Op::Amin, *this, d, keepdim), reduce(Op::Argmin, *this, d, keepdim)};
+}
+
+Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const {
+  if (dim) return reduce(Op::Argmax, *this, {*dim}, keepdim);
+  Tensor r = reduce(Op::Argmax, reshape({-1}), {0}, false);
+  return keepdim ? r.reshape(Shape(size_t(this->dim()), 1)) : r;
+}
+Tensor Tensor::argmin(std::optional<int64_t> dim, bool keepdim) const {
+  if (dim) return reduce(Op::Argmin, *this, {*dim}, keepdim);
+  Tensor r = reduce(Op::Argmin, reshape({-1}), {0}, false);
+  return keepdim ? r.reshape(Shape(size_t(this->dim()), 1)) : r;
+}
+
+Tensor Tensor::var(const Shape& dims, double correction, bool keepdim) const {
+  require_floating(*this, "var");
+  Shape ds = resolve_dims(*this, dims, "var");
+  // Two passes (mean, then squared deviations): accurate, and both fuse.
+  Tensor dev = *this - mean(ds, true);
+  Tensor ss = (dev * dev).sum(ds, keepdim);
+  double n = double(count(*this, ds)) - correction;
+  return ss / std::max(n, 0.0);
+}
+
+Tensor Tensor::std(const Shape& dims, double correction, bool keepdim) const {
+  return var(dims, correction, keepdim).sqrt();
+}
+
+Tensor Tensor::norm(const Scalar& p, const Shape& dims, bool keepdim) const {
+  require_floating(*this, "norm");
+  double pv = p.to_double();
+  Tensor a = abs();
+  if (std::isinf(pv)) return pv > 0 ? a.amax(dims, keepdim) : a.amin(dims, keepdim);
+  if (pv == 0) return (*this != 0).to(dtype()).sum(dims, keepdim);
+  if (pv == 1) return a.sum(dims, keepdim);
+  if (pv == 2) return (*this * *this).sum(dims, keepdim).sqrt();
+  return a.pow(p).sum(dims, keepdim).pow(1.0 / pv);
+}
+
+Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const {
+  Tensor x = is_floating(dtype()) ? *this : to(kFloat32);
+  Shape ds = resolve_dims(x, dims, "logsumexp");
+  // Shift by the max (0 where it is infinite) so exp cannot overflow.
+  Tensor m = x.amax(ds, true);
+  m = where(m.abs() == INFINITY, 0.0, m);
+  Tensor r = (x - m).exp().sum(ds, true).log() + m;
+  return finish(r, ds, keepdim);
+}
+
+Tensor Tensor::cumsum(int64_t dim, std::optional<DType> dtype) const {
+  Tensor x = dtype ? to(*dtype) : *this;
+  if (x.dim() == 0) {
+    wrap_dim(dim, 0, "cumsum");
+    return wrap(graph::cast(node_of(x), is_floating(x.dtype()) ? x.dtype() : kInt64));
+  }
+  return wrap(graph::reduce(Op::Cumsum, node_of(x), {wrap_dim(dim, x.dim(), "cumsum")}));
+}
+
+namespace {
+// all/any: bool results, except uint8 in, uint8 out (PyTorch's rule).
+Tensor logical_reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim) {
+  Tensor r = reduce(op, x.to(kBool), dims, keepdim);
+  return x.dtype() == kUInt8 ? r.to(kUInt8) : r;
+}
+}  // namespace
+
+Tensor Tensor::all() const { return logical_reduce(Op::Amin, *this, {}, false); }
+Tensor Tensor::all(int64_t dim, bool keepdim) const { return logical_reduce(Op::Amin, *this, {dim}, keepdim); }
+Tensor Tensor::any() const { return logical_reduce(Op::Amax, *this, {}, false); }
+Tensor Tensor::any(int64_t dim, bool keepdim) const { return logical_reduce(Op::Amax, *this, {dim}, keepdim); }
+
+Tensor sum(const Tensor& x, std::optional<DType> d) { return x.sum(d); }
+Tensor sum(const Tensor& x, const Shape& dims, bool k, std::optional<DType> d) { return x.sum(dims, k, d); }
+Tensor mean(const Tensor& x, std::optional<DType> d) { return x.mean(d); }
+Tensor mean(const Tensor& x, const Shape& dims, bool k, std::optional<DType> d) { return x.mean(dims, k, d); }
+Tensor amax(const Tensor& x, const Shape& dims, bool k) { return x.amax(dims, k); }
+Tensor amin(const Tensor& x, const Shape& dims, bool k) { return x.amin(dims, k); }
+Tensor logsumexp(const Tensor& x, const Shape& dims, bool k) { return x.logsumexp(dims, k); }
+Tensor cumsum(const Tensor& x, int64_t dim, std::optional<DType> d) { return x.cumsum(dim, d); }
+
+}  // namespace kiln
