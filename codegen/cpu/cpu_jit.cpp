@@ -26,6 +26,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
+#include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,29 +113,53 @@ bool is_comparison(Op op) {
          op == Op::Ge;
 }
 
-[[noreturn]] void unsupported(const Kernel& k, const std::string& what) {
-  throw Error("kiln: failed to compile kernel " + k.name + ": " + what +
-              " not supported by the CPU backend yet");
-}
+/// The stage an instruction's value belongs to in a reduction kernel: 0 runs
+/// per element of the reduced dims, 1 once per output element. A Reduce is
+/// folded in stage 0 but its value is a stage-1 value.
+int stage_of(const Instr& in) { return in.kind == Instr::Kind::Reduce || in.post_reduce ? 1 : 0; }
 
 void validate(const Kernel& k) {
-  if (k.rank < 0) throw Error("kiln: failed to compile kernel " + k.name + ": negative rank");
-  if (k.reduce_rank != 0) unsupported(k, "reductions (reduce_rank > 0) are");
+  auto fail = [&](const std::string& why) { throw Error("kiln: failed to compile kernel " + k.name + ": " + why); };
+  if (k.rank < 0) fail("negative rank");
+  if (k.reduce_rank < 0 || (k.reduce_rank > 0 && k.reduce_rank >= k.rank))
+    fail("reduce_rank " + std::to_string(k.reduce_rank) + " needs at least one output dim (rank " +
+         std::to_string(k.rank) + ")");
+  const bool reduction = k.reduce_rank > 0;
   for (size_t i = 0; i < k.body.size(); ++i) {
     const Instr& in = k.body[i];
     for (int o : in.operands)
       if (o < 0 || size_t(o) >= i || k.body[size_t(o)].kind == Instr::Kind::Store)
         invalid(k, i, "operand %" + std::to_string(o) + " is not an earlier value");
     auto dt = [&](size_t n) { return k.body[size_t(in.operands[n])].dtype; };
+    if (!reduction && (in.post_reduce || in.kind == Instr::Kind::Reduce || in.kind == Instr::Kind::Scan))
+      invalid(k, i, "reduction instruction in a kernel without reduced dims (reduce_rank 0)");
+    if (reduction) {
+      // Stage 0 sees only stage-0 values, stage 1 only stage-1 values (a
+      // Reduce's result, not the per-element values it folded); constants
+      // are visible everywhere.
+      int st = in.kind == Instr::Kind::Reduce ? 0 : stage_of(in);
+      if (in.kind == Instr::Kind::Scan && in.post_reduce) invalid(k, i, "a scan is a stage-0 value, not [post]");
+      for (int o : in.operands) {
+        const Instr& x = k.body[size_t(o)];
+        if (x.kind != Instr::Kind::Const && stage_of(x) != st)
+          invalid(k, i, std::string(st ? "stage-1" : "stage-0") + " instruction uses %" + std::to_string(o) +
+                            ", a stage-" + std::to_string(stage_of(x)) + " value");
+      }
+    }
     switch (in.kind) {
       case Instr::Kind::Load:
       case Instr::Kind::Store: {
         bool load = in.kind == Instr::Kind::Load;
         if (in.arg < 0 || size_t(in.arg) >= k.args.size()) invalid(k, i, "no such arg");
         if (!load && in.operands.empty()) invalid(k, i, "store without a value");
-        if (in.operands.size() > (load ? 0u : 1u)) unsupported(k, "indexed loads and stores are");
-        if (in.accumulate) unsupported(k, "accumulating stores are");
         const KernelArg& a = k.args[size_t(in.arg)];
+        size_t first = load ? 0 : 1;
+        if (in.operands.size() - first != size_t(a.num_index))
+          invalid(k, i, std::to_string(in.operands.size() - first) + " index operands, arg" +
+                            std::to_string(in.arg) + " has " + std::to_string(a.num_index));
+        for (size_t n = first; n < in.operands.size(); ++n)
+          if (dt(n) != kInt64) invalid(k, i, "index operand %" + std::to_string(in.operands[n]) + " is not int64");
+        if (load && in.accumulate) invalid(k, i, "accumulating load");
         if (!load && !a.is_output) invalid(k, i, "store to an input arg");
         DType v = load ? in.dtype : dt(0);
         if (v != a.dtype || in.dtype != a.dtype)
@@ -144,8 +171,15 @@ void validate(const Kernel& k) {
         if (!in.operands.empty()) invalid(k, i, "const takes no operands");
         break;
       case Instr::Kind::Reduce:
-      case Instr::Kind::Scan:
-        unsupported(k, "reductions and scans are");
+      case Instr::Kind::Scan: {
+        bool arg = in.reduce == ReduceOp::ArgMax || in.reduce == ReduceOp::ArgMin;
+        if (in.operands.size() != 1) invalid(k, i, "a reduction takes one operand");
+        if (in.kind == Instr::Kind::Scan && arg) invalid(k, i, "no scan of argmax/argmin");
+        if (arg ? in.dtype != kInt64 : in.dtype != dt(0))
+          invalid(k, i, std::string("reduce.") + reduce_op_name(in.reduce) + " of " + std::string(name(dt(0))) +
+                            " cannot give " + std::string(name(in.dtype)));
+        break;
+      }
       case Instr::Kind::Compute: {
         if (!is_elementwise(in.op))
           invalid(k, i, std::string("'") + op_name(in.op) + "' is not an elementwise op");
@@ -386,7 +420,155 @@ public:
     return {};  // no lowering: reported by the caller
   }
 
+  // --- Reductions -------------------------------------------------------
+  // A Reduce/Scan over values of dtype t keeps an accumulator of one or two
+  // register values ("components"):
+  //   Sum, Prod      the running value; float16/bfloat16 accumulate in f32
+  //                  and round once (acc_result); bool: or / and
+  //   Max, Min       floats: an integer key ordered like the float, NaN
+  //                  mapped to the extreme key (max_key), so the fold is an
+  //                  integer max/min that LLVM vectorizes and NaN propagates
+  //   ArgMax, ArgMin the best value and its int64 position; the first of
+  //                  equal values stays, the first NaN wins
+
+  std::vector<Type> acc_types(ReduceOp op, DType t) {
+    Type r = reg_type(ctx_, t);
+    if ((op == ReduceOp::Max || op == ReduceOp::Min) && is_floating(t)) return {key_type(r)};
+    if (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin) return {r, mlir::IntegerType::get(ctx_, 64)};
+    return {r};
+  }
+
+  std::vector<Value> acc_init(ReduceOp op, DType t) {
+    Type r = reg_type(ctx_, t);
+    bool fl = is_floating(t);
+    switch (op) {
+      case ReduceOp::Sum: return {zero(r)};
+      case ReduceOp::Prod: return {fl ? float_const(r, 1.0) : int_const(int_width(t), 1)};
+      case ReduceOp::Max:
+      case ReduceOp::Min: {
+        bool mx = op == ReduceOp::Max;
+        if (fl) return {key_const(r, mx ? -INFINITY : INFINITY)};
+        return {int_extreme(t, /*max=*/!mx)};
+      }
+      case ReduceOp::ArgMax:
+      case ReduceOp::ArgMin: {
+        bool mx = op == ReduceOp::ArgMax;
+        Value best = fl ? float_const(r, mx ? -INFINITY : INFINITY) : int_extreme(t, !mx);
+        return {best, int_const(64, 0)};
+      }
+    }
+    return {};
+  }
+
+  /// Folds x (at int64 position `pos`, used by ArgMax/ArgMin) into `acc`.
+  /// `reassoc` lets LLVM reorder a float Sum/Prod (to vectorize it).
+  std::vector<Value> acc_fold(ReduceOp op, DType t, const std::vector<Value>& acc, Value x, Value pos,
+                              bool reassoc) {
+    bool fl = is_floating(t);
+    Value a = acc[0];
+    auto fm = reassoc ? arith::FastMathFlags::reassoc : arith::FastMathFlags::none;
+    switch (op) {
+      case ReduceOp::Sum:
+        if (fl) return {b_.create<arith::AddFOp>(loc_, a, x, fm)};
+        if (t == kBool) return {b_.create<arith::OrIOp>(loc_, a, x)};
+        return {b_.create<arith::AddIOp>(loc_, a, x)};
+      case ReduceOp::Prod:
+        if (fl) return {b_.create<arith::MulFOp>(loc_, a, x, fm)};
+        return {b_.create<arith::MulIOp>(loc_, a, x)};  // i1: and
+      case ReduceOp::Max:
+      case ReduceOp::Min: {
+        bool mx = op == ReduceOp::Max;
+        if (fl) {
+          Value k = max_key(x, mx);
+          return {mx ? Value(b_.create<arith::MaxSIOp>(loc_, a, k)) : Value(b_.create<arith::MinSIOp>(loc_, a, k))};
+        }
+        return {max_min(a, x, t, mx)};  // i1: or / and (unsigned)
+      }
+      case ReduceOp::ArgMax:
+      case ReduceOp::ArgMin: {
+        bool mx = op == ReduceOp::ArgMax;
+        Value pick;
+        if (fl) {
+          // x > best, or x is the first NaN.
+          Value better = cmpf(mx ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT, x, a);
+          Value first_nan = b_.create<arith::AndIOp>(loc_, cmpf(arith::CmpFPredicate::UNO, x, x),
+                                                     cmpf(arith::CmpFPredicate::ORD, a, a));
+          pick = b_.create<arith::OrIOp>(loc_, better, first_nan);
+        } else {
+          bool sg = is_signed(t);
+          using P = arith::CmpIPredicate;
+          pick = cmpi(mx ? (sg ? P::sgt : P::ugt) : (sg ? P::slt : P::ult), x, a);
+        }
+        return {select(pick, x, a), select(pick, pos, acc[1])};
+      }
+    }
+    return {};
+  }
+
+  /// The value of a Reduce/Scan (register type of its dtype) from `acc`.
+  Value acc_result(ReduceOp op, DType t, const std::vector<Value>& acc) {
+    switch (op) {
+      case ReduceOp::Sum:
+      case ReduceOp::Prod: return round_to(t, acc[0]);
+      case ReduceOp::Max:
+      case ReduceOp::Min: return is_floating(t) ? from_max_key(acc[0], reg_type(ctx_, t), op == ReduceOp::Max) : acc[0];
+      case ReduceOp::ArgMax:
+      case ReduceOp::ArgMin: return acc[1];
+    }
+    return {};
+  }
+
+  /// Memory type of an accumulator component (i1 is kept as a byte).
+  Type acc_mem_type(Type t) { return t.isInteger(1) ? i8() : t; }
+  Value acc_to_mem(Value v) { return v.getType().isInteger(1) ? Value(b_.create<arith::ExtUIOp>(loc_, i8(), v)) : v; }
+  Value acc_from_mem(Value v, Type t) { return t.isInteger(1) ? Value(b_.create<arith::TruncIOp>(loc_, t, v)) : v; }
+
+  Value constant_i64(int64_t v) { return int_const(64, uint64_t(v)); }
+
 private:
+  // Keys: the float's bits as a signed integer, with the magnitude bits of
+  // negative values flipped, order like the floats (-inf < ... < -0 < +0 <
+  // ... < inf); NaN gets the largest key for max, the smallest for min, which
+  // no other value has (those bit patterns are NaNs).
+  Type key_type(Type f) { return mlir::IntegerType::get(ctx_, f.isF64() ? 64 : 32); }
+  static uint64_t key_bits(double v, bool f64) {
+    if (f64) {
+      uint64_t b;
+      std::memcpy(&b, &v, 8);
+      return int64_t(b) < 0 ? b ^ 0x7fffffffffffffffull : b;
+    }
+    float f = float(v);
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return int32_t(b) < 0 ? b ^ 0x7fffffffu : b;
+  }
+  Value key_const(Type f, double v) { return int_const(f.isF64() ? 64 : 32, key_bits(v, f.isF64())); }
+  Value max_key(Value x, bool max) {
+    unsigned w = x.getType().isF64() ? 64 : 32;
+    uint64_t pos_mask = w == 64 ? 0x7fffffffffffffffull : 0x7fffffffu;
+    Value bits = b_.create<arith::BitcastOp>(loc_, key_type(x.getType()), x);
+    Value neg = cmpi(arith::CmpIPredicate::slt, bits, int_const(w, 0));
+    Value key = select(neg, b_.create<arith::XOrIOp>(loc_, bits, int_const(w, pos_mask)), bits);
+    Value nan_key = int_const(w, max ? pos_mask : pos_mask + 1);
+    return select(cmpf(arith::CmpFPredicate::UNO, x, x), nan_key, key);
+  }
+  Value from_max_key(Value key, Type f, bool max) {
+    unsigned w = f.isF64() ? 64 : 32;
+    uint64_t pos_mask = w == 64 ? 0x7fffffffffffffffull : 0x7fffffffu;
+    Value nan = cmpi(arith::CmpIPredicate::eq, key, int_const(w, max ? pos_mask : pos_mask + 1));
+    Value neg = cmpi(arith::CmpIPredicate::slt, key, int_const(w, 0));
+    Value bits = select(neg, b_.create<arith::XOrIOp>(loc_, key, int_const(w, pos_mask)), key);
+    Value v = b_.create<arith::BitcastOp>(loc_, f, bits);
+    return select(nan, float_const(f, NAN), v);
+  }
+  /// The largest (or smallest) value of an integer dtype.
+  Value int_extreme(DType t, bool max) {
+    unsigned w = int_width(t);
+    if (!is_signed(t)) return int_const(w, max ? ~0ull : 0);
+    uint64_t top = 1ull << (w - 1);
+    return int_const(w, max ? top - 1 : top);
+  }
+
   Type f32() { return mlir::Float32Type::get(ctx_); }
   Type i8() { return mlir::IntegerType::get(ctx_, 8); }
   Type i32() { return mlir::IntegerType::get(ctx_, 32); }
@@ -650,7 +832,6 @@ private:
 
   // Body arguments: A buffer pointers, params, row/col bounds.
   func::FuncOp build_body(const std::string& name) {
-    const int R = k_.rank;
     const size_t A = k_.args.size();
     std::vector<Type> in(A + 1, ptr());
     in.insert(in.end(), 4, i64());
@@ -666,19 +847,36 @@ private:
     Value params = entry->getArgument(unsigned(A));
     Value bounds[4];  // row_begin, row_end, col_begin, col_end
     for (unsigned n = 0; n < 4; ++n) bounds[n] = index(entry->getArgument(unsigned(A) + 1 + n));
+    for (size_t a = 0; a < A; ++a) args_.push_back(entry->getArgument(unsigned(a)));
+    v_.assign(k_.body.size(), Value());
+    if (k_.reduce_rank > 0)
+      build_reduction(params, bounds);
+    else
+      build_elementwise(params, bounds);
+    b_.setInsertionPointToEnd(entry);
+    b_.create<func::ReturnOp>(loc_);
+    return fn;
+  }
 
+  // --- Elementwise kernels (reduce_rank 0) -----------------------------
+  // Rows, then columns; the instructions run once per element.
+  void build_elementwise(Value params, Value bounds[4]) {
+    const int R = k_.rank;
+    const size_t A = k_.args.size();
     // Launch parameters are read once, up front (sizes: only those the row
     // unravelling divides by).
     std::vector<Value> sizes(static_cast<size_t>(R));
     for (int d = 1; d + 1 < R; ++d) sizes[size_t(d)] = load_i64(params, d);
     std::vector<std::vector<Value>> strides(A);  // outer dims, then the inner one if General
     std::vector<Value> offsets(A);
+    istrides_.assign(A, {});
     int64_t at = R;  // start of arg a's block: strides, offset, index strides
     for (size_t a = 0; a < A; ++a) {
       for (int d = 0; d + 1 < R; ++d) strides[a].push_back(load_i64(params, at + d));
       if (R > 0 && k_.args[a].inner == InnerStride::General)
         strides[a].push_back(load_i64(params, at + R - 1));
       offsets[a] = load_i64(params, at + R);
+      for (int j = 0; j < k_.args[a].num_index; ++j) istrides_[a].push_back(load_i64(params, at + R + 1 + j));
       at += R + 1 + k_.args[a].num_index;
     }
 
@@ -701,7 +899,7 @@ private:
       for (int d = 0; d + 1 < R; ++d)
         off = b_.create<arith::AddIOp>(
             loc_, off, b_.create<arith::MulIOp>(loc_, idx[size_t(d)], strides[a][size_t(d)]));
-      row_ptr[a] = gep(mem_type(&ctx_, k_.args[a].dtype), entry->getArgument(unsigned(a)), off);
+      row_ptr[a] = gep(mem_type(&ctx_, k_.args[a].dtype), args_[a], off);
     }
 
     auto cols = b_.create<scf::ForOp>(loc_, bounds[2], bounds[3], one);
@@ -721,32 +919,324 @@ private:
     };
 
     ScalarEmitter s(b_, loc_);
-    std::vector<Value> v(k_.body.size());
-    for (size_t i = 0; i < k_.body.size(); ++i) {
-      const Instr& in = k_.body[i];
-      switch (in.kind) {
-        case Instr::Kind::Load: v[i] = s.load(in.dtype, elem_ptr(in.arg)); break;
-        case Instr::Kind::Const: v[i] = s.constant(in.dtype, in.value); break;
-        case Instr::Kind::Store: s.store(in.dtype, v[size_t(in.operands[0])], elem_ptr(in.arg)); break;
-        case Instr::Kind::Compute: {
-          std::vector<Value> ops;
-          for (int o : in.operands) ops.push_back(v[size_t(o)]);
-          DType t = k_.body[size_t(in.operands[0])].dtype;
-          DType cond = t;
-          if (in.op == Op::Where) t = k_.body[size_t(in.operands[1])].dtype;
-          v[i] = s.compute(in.op, t, in.dtype, ops, cond);
-          if (!v[i]) invalid(k_, i, std::string("no CPU lowering for op ") + op_name(in.op));
-          break;
-        }
-        case Instr::Kind::Reduce:
-        case Instr::Kind::Scan:
-          break;  // rejected by validate()
+    for (size_t i = 0; i < k_.body.size(); ++i) eval(i, s, elem_ptr);
+  }
+
+  // --- Reduction kernels (reduce_rank > 0) -----------------------------
+  // For each output element (rows x columns as above) the reduced dims are
+  // looped row-major inside: stage 0 runs per reduced element and folds into
+  // accumulators (scf.for iter_args), stage 1 runs after. Stage-0 accesses
+  // use the structural class of the last reduced dim's stride (that loop is
+  // the one LLVM vectorizes; float Sum/Prod carry `reassoc` so it can);
+  // everything else uses launch strides.
+  //
+  // When the reduced dim is strided in memory (no stage-0 arg contiguous
+  // along it, some strided: a column sum, a cumsum along dim 0), a second
+  // loop order is compiled as well and chosen when the output has at least 2
+  // columns: per tile of kTile columns, the accumulators live in stack arrays,
+  // the reduced dims are looped outside and the columns inside, so the
+  // innermost loop walks the columns (usually contiguous: LLVM versions the
+  // loop on the launch stride being 1) and vectorizes across output elements.
+  // Each output element still folds its values one by one in row-major
+  // order. The choice depends only on the sizes, so a result does not depend
+  // on how the launch splits the output among threads.
+  static constexpr int64_t kTile = 256;
+
+  using StageFn = std::function<std::vector<Value>(const std::vector<Value>& offs, Value pos,
+                                                   const std::vector<Value>& acc)>;
+
+  void build_reduction(Value params, Value bounds[4]) {
+    const int R = k_.rank, O = R - k_.reduce_rank;
+    const size_t A = k_.args.size();
+    ScalarEmitter s(b_, loc_);
+    for (int d = 0; d < R; ++d) sizes_.push_back(load_i64(params, d));
+    strides_.assign(A, {});
+    istrides_.assign(A, {});
+    offsets_.assign(A, {});
+    int64_t at = R;
+    for (size_t a = 0; a < A; ++a) {
+      for (int d = 0; d < R; ++d) strides_[a].push_back(load_i64(params, at + d));
+      offsets_[a] = load_i64(params, at + R);
+      for (int j = 0; j < k_.args[a].num_index; ++j) istrides_[a].push_back(load_i64(params, at + R + 1 + j));
+      at += R + 1 + k_.args[a].num_index;
+    }
+    used_[0].assign(A, false);
+    used_[1].assign(A, false);
+    std::vector<bool> post_store(A, false);
+    for (const Instr& in : k_.body) {
+      if (in.kind != Instr::Kind::Load && in.kind != Instr::Kind::Store) continue;
+      used_[stage_of(in)][size_t(in.arg)] = true;
+      if (in.kind == Instr::Kind::Store && in.post_reduce) post_store[size_t(in.arg)] = true;
+    }
+    // The scheduler classifies an arg by its last reduced dim unless it is
+    // written in stage 1 (then by the last output dim, which we do not use).
+    bool has_contig = false, has_general = false;
+    for (size_t a = 0; a < A; ++a) {
+      if (post_store[a]) continue;
+      InnerStride c = k_.args[a].inner;
+      if (c != InnerStride::General) strides_[a][size_t(R - 1)] = i64_const(c == InnerStride::Contig ? 1 : 0);
+      if (used_[0][a]) {
+        has_contig |= c == InnerStride::Contig;
+        has_general |= c == InnerStride::General;
       }
     }
+    for (size_t i = 0; i < k_.body.size(); ++i)
+      if (k_.body[i].kind == Instr::Kind::Const) v_[i] = s.constant(k_.body[i].dtype, k_.body[i].value);
+    for (size_t i = 0; i < k_.body.size(); ++i) {
+      const Instr& in = k_.body[i];
+      if (in.kind != Instr::Kind::Reduce && in.kind != Instr::Kind::Scan) continue;
+      DType t = k_.body[size_t(in.operands[0])].dtype;
+      Slot sl{i, in.reduce, t, acc_size_, s.acc_types(in.reduce, t)};
+      acc_size_ += sl.types.size();
+      slots_.push_back(sl);
+      needs_pos_ |= in.reduce == ReduceOp::ArgMax || in.reduce == ReduceOp::ArgMin;
+    }
 
-    b_.setInsertionPointToEnd(entry);
-    b_.create<func::ReturnOp>(loc_);
-    return fn;
+    if (!(has_general && !has_contig)) {
+      row_loop(bounds, false);
+      return;
+    }
+    // Accumulator arrays of the tiled order, at function entry.
+    for (const Slot& sl : slots_)
+      for (Type t : sl.types)
+        acc_arrays_.push_back(b_.create<LLVMD::AllocaOp>(loc_, ptr(), s.acc_mem_type(t), i64_const(kTile), 32));
+    Value tiled = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sge, sizes_[size_t(O - 1)], i64_const(2));
+    auto branch = b_.create<scf::IfOp>(loc_, tiled, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPointToStart(branch.thenBlock());
+    row_loop(bounds, true);
+    b_.setInsertionPointToStart(branch.elseBlock());
+    row_loop(bounds, false);
+  }
+
+  struct Slot {
+    size_t instr;             // the Reduce/Scan
+    ReduceOp op;
+    DType t;                  // of the folded values
+    size_t first;             // its components in the flat accumulator list
+    std::vector<Type> types;  // their register types
+  };
+
+  std::vector<Value> slot_acc(const Slot& sl, const std::vector<Value>& acc) {
+    return std::vector<Value>(acc.begin() + long(sl.first), acc.begin() + long(sl.first + sl.types.size()));
+  }
+
+  Value add(Value a, Value b) { return b_.create<arith::AddIOp>(loc_, a, b); }
+  Value mul(Value a, Value b) { return b_.create<arith::MulIOp>(loc_, a, b); }
+  Value to_i64(Value index) { return b_.create<arith::IndexCastOp>(loc_, i64(), index); }
+
+  /// offs[a] + i * strides_[a][d] for the args used in `stages` (others null).
+  std::vector<Value> advance(const std::vector<Value>& offs, Value i, int d, bool stage0, bool stage1) {
+    std::vector<Value> out(offs.size());
+    for (size_t a = 0; a < offs.size(); ++a)
+      if ((stage0 && used_[0][a]) || (stage1 && used_[1][a])) out[a] = add(offs[a], mul(i, strides_[a][size_t(d)]));
+    return out;
+  }
+
+  scf::ForOp counted_loop(Value n_index, const std::vector<Value>& iter = {}) {
+    Value zero = b_.create<arith::ConstantIndexOp>(loc_, 0);
+    Value one = b_.create<arith::ConstantIndexOp>(loc_, 1);
+    auto loop = b_.create<scf::ForOp>(loc_, zero, n_index, one, iter);
+    if (iter.empty()) b_.setInsertionPointToStart(loop.getBody());
+    else b_.setInsertionPointToEnd(loop.getBody());
+    return loop;
+  }
+
+  void row_loop(Value bounds[4], bool tiled) {
+    const int R = k_.rank, O = R - k_.reduce_rank;
+    const size_t A = k_.args.size();
+    OpBuilder::InsertionGuard guard(b_);
+    Value one = b_.create<arith::ConstantIndexOp>(loc_, 1);
+    auto rows = b_.create<scf::ForOp>(loc_, bounds[0], bounds[1], one);
+    b_.setInsertionPointToStart(rows.getBody());
+    std::vector<Value> idx(size_t(O - 1));
+    Value r = to_i64(rows.getInductionVar());
+    for (int d = O - 2; d >= 1; --d) {
+      idx[size_t(d)] = b_.create<arith::RemUIOp>(loc_, r, sizes_[size_t(d)]);
+      r = b_.create<arith::DivUIOp>(loc_, r, sizes_[size_t(d)]);
+    }
+    if (O >= 2) idx[0] = r;
+    std::vector<Value> row_off(A);
+    for (size_t a = 0; a < A; ++a) {
+      if (!used_[0][a] && !used_[1][a]) continue;
+      row_off[a] = offsets_[a];
+      for (int d = 0; d + 1 < O; ++d) row_off[a] = add(row_off[a], mul(idx[size_t(d)], strides_[a][size_t(d)]));
+    }
+    ScalarEmitter s(b_, loc_);
+    if (tiled) tile_loop(s, row_off, bounds);
+    else element_loop(s, row_off, bounds);
+  }
+
+  // One output element at a time: accumulators in registers.
+  void element_loop(ScalarEmitter& s, const std::vector<Value>& row_off, Value bounds[4]) {
+    const int O = k_.rank - k_.reduce_rank;
+    OpBuilder::InsertionGuard guard(b_);
+    Value one = b_.create<arith::ConstantIndexOp>(loc_, 1);
+    auto cols = b_.create<scf::ForOp>(loc_, bounds[2], bounds[3], one);
+    b_.setInsertionPointToStart(cols.getBody());
+    std::vector<Value> base = advance(row_off, to_i64(cols.getInductionVar()), O - 1, true, true);
+    std::vector<Value> acc;
+    for (const Slot& sl : slots_)
+      for (Value x : s.acc_init(sl.op, sl.t)) acc.push_back(x);
+    acc = reduce_nest(O, base, i64_const(0), acc, [&](const std::vector<Value>& offs, Value pos,
+                                                      const std::vector<Value>& in) {
+      return stage0(s, offs, pos, in, /*reassoc=*/true);
+    });
+    stage1(s, base, acc);
+  }
+
+  // A tile of columns at a time: accumulators in the stack arrays.
+  void tile_loop(ScalarEmitter& s, const std::vector<Value>& row_off, Value bounds[4]) {
+    const int O = k_.rank - k_.reduce_rank;
+    OpBuilder::InsertionGuard guard(b_);
+    Value step = b_.create<arith::ConstantIndexOp>(loc_, kTile);
+    auto tiles = b_.create<scf::ForOp>(loc_, bounds[2], bounds[3], step);
+    b_.setInsertionPointToStart(tiles.getBody());
+    Value t0 = tiles.getInductionVar();
+    Value t1 = b_.create<arith::MinSIOp>(loc_, b_.create<arith::AddIOp>(loc_, t0, step), bounds[3]);
+    Value n = b_.create<arith::SubIOp>(loc_, t1, t0);
+    Value t0_64 = to_i64(t0);
+    auto acc_ptr = [&](size_t comp, Value c64) {
+      return gep(s.acc_mem_type(comp_type(comp)), acc_arrays_[comp], c64);
+    };
+    auto load_acc = [&](Value c64) {
+      std::vector<Value> acc;
+      for (size_t j = 0; j < acc_size_; ++j)
+        acc.push_back(s.acc_from_mem(
+            b_.create<LLVMD::LoadOp>(loc_, s.acc_mem_type(comp_type(j)), acc_ptr(j, c64)), comp_type(j)));
+      return acc;
+    };
+    auto store_acc = [&](const std::vector<Value>& acc, Value c64) {
+      for (size_t j = 0; j < acc_size_; ++j) b_.create<LLVMD::StoreOp>(loc_, s.acc_to_mem(acc[j]), acc_ptr(j, c64));
+    };
+    {
+      OpBuilder::InsertionGuard g(b_);
+      auto init = counted_loop(n);
+      Value c = to_i64(init.getInductionVar());
+      std::vector<Value> acc;
+      for (const Slot& sl : slots_)
+        for (Value x : s.acc_init(sl.op, sl.t)) acc.push_back(x);
+      store_acc(acc, c);
+    }
+    reduce_nest(O, row_off, i64_const(0), {}, [&](const std::vector<Value>& offs, Value pos, const std::vector<Value>&) {
+      OpBuilder::InsertionGuard g(b_);
+      auto cols = counted_loop(n);
+      Value c = to_i64(cols.getInductionVar());
+      std::vector<Value> here = advance(offs, add(t0_64, c), O - 1, true, false);
+      store_acc(stage0(s, here, pos, load_acc(c), /*reassoc=*/false), c);
+      return std::vector<Value>{};
+    });
+    auto fin = counted_loop(n);
+    Value c = to_i64(fin.getInductionVar());
+    std::vector<Value> here = advance(row_off, add(t0_64, c), O - 1, false, true);
+    stage1(s, here, load_acc(c));
+  }
+
+  Type comp_type(size_t j) {
+    for (const Slot& sl : slots_)
+      if (j >= sl.first && j < sl.first + sl.types.size()) return sl.types[j - sl.first];
+    return {};
+  }
+
+  /// Loops reduced dims d..R-1 (row-major) around `inner`, carrying `acc`.
+  /// `offs` are the stage-0 args' offsets so far, `pos` the linear position
+  /// over the reduced dims so far (ArgMax/ArgMin only).
+  std::vector<Value> reduce_nest(int d, const std::vector<Value>& offs, Value pos, const std::vector<Value>& acc,
+                                 const StageFn& inner) {
+    const int R = k_.rank;
+    OpBuilder::InsertionGuard guard(b_);
+    auto loop = counted_loop(index(sizes_[size_t(d)]), acc);
+    Value r = to_i64(loop.getInductionVar());
+    std::vector<Value> next = advance(offs, r, d, true, false);
+    Value p = needs_pos_ ? add(mul(pos, sizes_[size_t(d)]), r) : pos;
+    std::vector<Value> cur(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end());
+    std::vector<Value> out = d + 1 == R ? inner(next, p, cur) : reduce_nest(d + 1, next, p, cur, inner);
+    if (!acc.empty()) b_.create<scf::YieldOp>(loc_, out);
+    return std::vector<Value>(loop.getResults().begin(), loop.getResults().end());
+  }
+
+  /// Stage 0 at one element (offsets `offs`): evaluates the instructions,
+  /// advances the scans and folds the reduced values. Returns the new
+  /// accumulators.
+  std::vector<Value> stage0(ScalarEmitter& s, const std::vector<Value>& offs, Value pos,
+                            const std::vector<Value>& acc, bool reassoc) {
+    auto at = [&](int a) { return gep(mem_type(&ctx_, k_.args[size_t(a)].dtype), args_[size_t(a)], offs[size_t(a)]); };
+    std::vector<Value> out = acc;
+    auto fold = [&](const Slot& sl, bool re) {
+      std::vector<Value> x = s.acc_fold(sl.op, sl.t, slot_acc(sl, acc), v_[size_t(k_.body[sl.instr].operands[0])], pos, re);
+      std::copy(x.begin(), x.end(), out.begin() + long(sl.first));
+      return x;
+    };
+    size_t next_slot = 0;
+    for (size_t i = 0; i < k_.body.size(); ++i) {
+      const Instr& in = k_.body[i];
+      if (in.kind == Instr::Kind::Reduce || in.kind == Instr::Kind::Scan) {
+        const Slot& sl = slots_[next_slot++];
+        if (in.kind == Instr::Kind::Scan) v_[i] = s.acc_result(sl.op, sl.t, fold(sl, false));
+        continue;
+      }
+      if (stage_of(in) == 0 && in.kind != Instr::Kind::Const) eval(i, s, at);
+    }
+    for (const Slot& sl : slots_)
+      if (k_.body[sl.instr].kind == Instr::Kind::Reduce) fold(sl, reassoc);
+    return out;
+  }
+
+  /// Stage 1 at one output element (offsets `offs`) with the final
+  /// accumulators `acc`.
+  void stage1(ScalarEmitter& s, const std::vector<Value>& offs, const std::vector<Value>& acc) {
+    for (const Slot& sl : slots_)
+      if (k_.body[sl.instr].kind == Instr::Kind::Reduce) v_[sl.instr] = s.acc_result(sl.op, sl.t, slot_acc(sl, acc));
+    auto at = [&](int a) { return gep(mem_type(&ctx_, k_.args[size_t(a)].dtype), args_[size_t(a)], offs[size_t(a)]); };
+    for (size_t i = 0; i < k_.body.size(); ++i) {
+      const Instr& in = k_.body[i];
+      if (in.kind != Instr::Kind::Reduce && in.kind != Instr::Kind::Const && stage_of(in) == 1) eval(i, s, at);
+    }
+  }
+
+  // --- One instruction -------------------------------------------------
+
+  /// Evaluates Load, Const, Store or Compute i (Reduce/Scan are the
+  /// callers'); `at(a)` is arg a's element pointer before index terms.
+  void eval(size_t i, ScalarEmitter& s, const std::function<Value(int)>& at) {
+    const Instr& in = k_.body[i];
+    switch (in.kind) {
+      case Instr::Kind::Load: v_[i] = s.load(in.dtype, element(in, at(in.arg))); break;
+      case Instr::Kind::Const: v_[i] = s.constant(in.dtype, in.value); break;
+      case Instr::Kind::Store: {
+        Value p = element(in, at(in.arg));
+        Value x = v_[size_t(in.operands[0])];
+        // Accumulate in the arg's dtype: rounded for float16/bfloat16, or for bool.
+        if (in.accumulate) x = s.compute(Op::Add, in.dtype, in.dtype, {s.load(in.dtype, p), x}, in.dtype);
+        s.store(in.dtype, x, p);
+        break;
+      }
+      case Instr::Kind::Compute: {
+        std::vector<Value> ops;
+        for (int o : in.operands) ops.push_back(v_[size_t(o)]);
+        DType t = k_.body[size_t(in.operands[0])].dtype;
+        DType cond = t;
+        if (in.op == Op::Where) t = k_.body[size_t(in.operands[1])].dtype;
+        v_[i] = s.compute(in.op, t, in.dtype, ops, cond);
+        if (!v_[i]) invalid(k_, i, std::string("no CPU lowering for op ") + op_name(in.op));
+        break;
+      }
+      case Instr::Kind::Reduce:
+      case Instr::Kind::Scan:
+        break;
+    }
+  }
+
+  /// p plus the index terms of a Load/Store: sum_j index_j * index_stride_j.
+  Value element(const Instr& in, Value p) {
+    size_t first = in.kind == Instr::Kind::Store ? 1 : 0;
+    if (in.operands.size() <= first) return p;
+    Value off;
+    for (size_t j = first; j < in.operands.size(); ++j) {
+      Value term = mul(v_[size_t(in.operands[j])], istrides_[size_t(in.arg)][j - first]);
+      off = off ? add(off, term) : term;
+    }
+    return gep(mem_type(&ctx_, k_.args[size_t(in.arg)].dtype), p, off);
   }
 
   // The CpuKernelFn entry point: (ptrs, params, row_begin, row_end,
@@ -770,6 +1260,18 @@ private:
   const Kernel& k_;
   OpBuilder b_;
   Location loc_;
+  std::vector<Value> args_;                   // the buffer pointers
+  std::vector<Value> v_;                      // SSA values of the body
+  std::vector<std::vector<Value>> istrides_;  // per arg: index strides
+  // Reductions: launch parameters, the args each stage accesses, the
+  // accumulators.
+  std::vector<Value> sizes_, offsets_;
+  std::vector<std::vector<Value>> strides_;
+  std::vector<bool> used_[2];
+  std::vector<Slot> slots_;
+  size_t acc_size_ = 0;
+  bool needs_pos_ = false;
+  std::vector<Value> acc_arrays_;  // tiled order: one per accumulator component
 };
 
 // ---------------------------------------------------------------------------

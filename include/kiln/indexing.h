@@ -5,6 +5,7 @@
 //   t.index({None, Ellipsis, -1});      // t[None, ..., -1]
 //   t.index_put_({Slice(), Slice(0, 2)}, 4);   // t[:, 0:2] = 4
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <variant>

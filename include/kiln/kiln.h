@@ -3,6 +3,8 @@
 #include "kiln/device.h"
 #include "kiln/dtype.h"
 #include "kiln/error.h"
+#include "kiln/indexing.h"
+#include "kiln/nn.h"
 #include "kiln/ops.h"
 #include "kiln/runtime.h"
 #include "kiln/scalar.h"

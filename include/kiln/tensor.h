@@ -126,6 +126,13 @@ public:
   Tensor repeat(const Shape& repeats) const;
   Tensor tile(const Shape& reps) const;
 
+  // ---- linear algebra ----
+  Tensor matmul(const Tensor& o) const;
+  Tensor mm(const Tensor& o) const;
+  Tensor bmm(const Tensor& o) const;
+  Tensor dot(const Tensor& o) const;
+  Tensor outer(const Tensor& o) const;
+
   // ---- reductions: an empty `dims` means all dims ----
   Tensor sum(std::optional<DType> dtype = std::nullopt) const;
   Tensor sum(const Shape& dims, bool keepdim = false, std::optional<DType> dtype = std::nullopt) const;
@@ -207,6 +214,31 @@ public:
   Tensor sigmoid() const;
   Tensor relu() const;
   Tensor logical_not() const;
+  Tensor rsqrt() const;
+  Tensor reciprocal() const;
+  Tensor square() const;
+  Tensor exp2() const;
+  Tensor log2() const;
+  Tensor log1p() const;
+  Tensor expm1() const;
+  Tensor erf() const;
+  Tensor sign() const;
+  Tensor floor() const;
+  Tensor ceil() const;
+  /// Half to even, like PyTorch.
+  Tensor round() const;
+  Tensor trunc() const;
+  Tensor atan2(const Tensor& o) const;
+  /// Python's %: the result takes the divisor's sign.
+  Tensor remainder(const Tensor& o) const;
+  Tensor remainder(const Scalar& o) const;
+  /// C's fmod: the result takes the dividend's sign.
+  Tensor fmod(const Tensor& o) const;
+  Tensor fmod(const Scalar& o) const;
+  /// rounding_mode "floor" or "trunc" (integer division for integers; by
+  /// zero it throws); no mode is true division.
+  Tensor div(const Tensor& o, const std::string& rounding_mode) const;
+  Tensor div(const Scalar& o, const std::string& rounding_mode) const;
 
   // ---- in place: rebind this tensor (and its view base) to a new node ----
   Tensor& add_(const Tensor& o, const Scalar& alpha = 1);

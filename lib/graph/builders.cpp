@@ -34,7 +34,8 @@ std::string dtype_list(const std::vector<NodeRef>& xs) {
 bool is_float_only(Op op) {
   switch (op) {
     case Op::Sqrt: case Op::Exp: case Op::Log: case Op::Sin: case Op::Cos: case Op::Tan:
-    case Op::Tanh: case Op::Sigmoid: case Op::Div:
+    case Op::Tanh: case Op::Sigmoid: case Op::Div: case Op::Exp2: case Op::Log2: case Op::Log1p:
+    case Op::Expm1: case Op::Erf: case Op::Atan2:
       return true;
     default:
       return false;
@@ -116,6 +117,8 @@ NodeRef unary(Op op, const NodeRef& x) {
                             "invert a mask",
                             opname, shape_str(x->shape)));
   if (op == Op::LogicalNot) return make(op, kBool, x->shape, {x});
+  // Rounding an integer changes nothing.
+  if (!is_floating(t) && (op == Op::Floor || op == Op::Ceil || op == Op::Round || op == Op::Trunc)) return x;
   if (is_float_only(op) && !is_floating(t)) return make(op, kFloat32, x->shape, {cast(x, kFloat32)});
   return make(op, t, x->shape, {x});
 }
@@ -123,7 +126,7 @@ NodeRef unary(Op op, const NodeRef& x) {
 NodeRef binary(Op op, const Operand& a, const Operand& b) {
   const char* opname = op_name(op);
   DType compute = result_type({a, b});
-  if (op == Op::Div && !is_floating(compute)) compute = kFloat32;
+  if (is_float_only(op) && !is_floating(compute)) compute = kFloat32;
   if (op == Op::Sub && compute == kBool)
     throw Error("sub: subtracting two bool tensors is not supported; use logical_xor() or "
                 "logical_not() instead");
@@ -322,7 +325,7 @@ NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim) {
   return make(Op::Cat, t, shape, casted, a);
 }
 
-NodeRef reduce(Op op, const NodeRef& x, const Shape& dims) {
+NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> acc) {
   const char* opname = op_name(op);
   int64_t n = int64_t(x->shape.size());
   Shape ds;
@@ -348,6 +351,7 @@ NodeRef reduce(Op op, const NodeRef& x, const Shape& dims) {
   (void)empty;
   DType t = x->dtype;
   if ((op == Op::Sum || op == Op::Prod || op == Op::Cumsum) && !is_floating(t)) t = kInt64;
+  if (acc) t = *acc;
   if (op == Op::Argmax || op == Op::Argmin) t = kInt64;
   NodeRef in = (op == Op::Sum || op == Op::Prod || op == Op::Cumsum) ? cast(x, t) : x;
   Attrs a;

@@ -55,8 +55,9 @@ NodeRef slice(const NodeRef& x, int64_t dim, int64_t start, int64_t length, int6
 NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim);
 /// A reduction (sum, prod, amax, amin, argmax, argmin) over `dims` (wrapped,
 /// deduplicated); the result keeps the reduced dims as size 1. For cumsum,
-/// dims holds the one scan dim and the shape is unchanged.
-NodeRef reduce(Op op, const NodeRef& x, const Shape& dims);
+/// dims holds the one scan dim and the shape is unchanged. Sums and products
+/// of integers are int64 unless `acc` names the result dtype.
+NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> acc = std::nullopt);
 /// src read at data-dependent positions: output element i reads
 /// src[j] where j[map[o]] = i[o] for each output dim o with map[o] >= 0, and
 /// j[sel[k]] = idx[k][i]. Index inputs are int64, of `out_shape`, in range.

@@ -139,6 +139,13 @@ std::vector<Unit> units_of(const NodeRef& n) {
   return units;
 }
 
+// Nodes that get a buffer of their own wherever they are used: writes and
+// reductions (their kernels have their own shape) and copies (the user asked
+// for the value laid out contiguously: contiguous(), clone(), reshape's copy).
+bool always_materialized(Op op) {
+  return op_info(op).kind == OpKind::Scatter || is_reduce(op) || op == Op::Copy;
+}
+
 NodeRef view_root(NodeRef n) {
   while (!n->realized() && is_view(n->op)) n = n->inputs[0];
   return n;
@@ -243,7 +250,7 @@ private:
     std::string k = key(n.get(), chain);
     if (auto it = memo_.find(k); it != memo_.end()) return it->second;
     int id;
-    bool materialized = mat_.count(n.get()) || op_info(n->op).kind == OpKind::Scatter || is_reduce(n->op);
+    bool materialized = always_materialized(n->op) || mat_.count(n.get());
     if (n->realized() || (materialized && !outputs_.count(n.get()))) {
       id = load(n, chain);
     } else if (n->op == Op::Full) {
@@ -269,8 +276,7 @@ private:
   // walks the mapped dims, and each index value adds index * stride.
   int emit_index(const NodeRef& n, const Chain& chain) {
     const NodeRef& src = n->inputs[0];
-    bool loadable = src->realized() || mat_.count(src.get()) || op_info(src->op).kind == OpKind::Scatter ||
-                    is_reduce(src->op);
+    bool loadable = src->realized() || mat_.count(src.get()) || always_materialized(src->op);
     if (!loadable) throw NeedMaterialize{src};
     Layout ls = src->realized() ? src->layout : Layout::contiguous(src->shape);
     size_t r = n->shape.size();

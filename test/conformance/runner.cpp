@@ -201,6 +201,12 @@ std::optional<int64_t> opt_int(const Value& v) {
   if (v.is_none()) return std::nullopt;
   return v.integer();
 }
+double opt_double(const Value& v, double dflt) { return v.is_none() ? dflt : v.scalar().to_double(); }
+std::string opt_str(const Value& v, const std::string& dflt) { return v.is_none() ? dflt : v.str(); }
+std::optional<Tensor> opt_tensor(const Value& v) {
+  if (v.is_none()) return std::nullopt;
+  return v.tensor();
+}
 /// var/std: `correction=` or `unbiased=` (default unbiased).
 double correction(const Call& c) {
   if (!c.kw("correction").is_none()) return c.kw("correction").scalar().to_double();
@@ -234,7 +240,14 @@ const std::map<std::string, OpDef> kOps = {
                                     : kiln::sub(c.self(), c.arg(1).scalar(), alpha(c))};
      }}},
     {"mul", {{}, TENSOR_OR_SCALAR(mul)}},
-    {"div", {{}, TENSOR_OR_SCALAR(div)}},  // rounding_mode= not in the API yet
+    {"div", {{"rounding_mode"}, [](const Call& c) -> Outputs {
+       std::string mode = c.kw("rounding_mode").is_none() ? "" : c.kw("rounding_mode").str();
+       if (c.arg(1).is_tensor()) return {c.self().div(c.arg(1).tensor(), mode)};
+       return {c.self().div(c.arg(1).scalar(), mode)};
+     }}},
+    {"remainder", {{}, TENSOR_OR_SCALAR(remainder)}},
+    {"fmod", {{}, TENSOR_OR_SCALAR(fmod)}},
+    {"atan2", {{}, [](const Call& c) -> Outputs { return {kiln::atan2(c.self(), c.arg(1).tensor())}; }}},
     {"eq", {{}, TENSOR_OR_SCALAR(eq)}},
     {"ne", {{}, TENSOR_OR_SCALAR(ne)}},
     {"lt", {{}, TENSOR_OR_SCALAR(lt)}},
@@ -272,6 +285,19 @@ const std::map<std::string, OpDef> kOps = {
     {"tanh", {{}, UNARY(tanh)}},
     {"sigmoid", {{}, UNARY(sigmoid)}},
     {"relu", {{}, UNARY(relu)}},
+    {"rsqrt", {{}, UNARY(rsqrt)}},
+    {"reciprocal", {{}, UNARY(reciprocal)}},
+    {"square", {{}, UNARY(square)}},
+    {"exp2", {{}, UNARY(exp2)}},
+    {"log2", {{}, UNARY(log2)}},
+    {"log1p", {{}, UNARY(log1p)}},
+    {"expm1", {{}, UNARY(expm1)}},
+    {"erf", {{}, UNARY(erf)}},
+    {"sign", {{}, UNARY(sign)}},
+    {"floor", {{}, UNARY(floor)}},
+    {"ceil", {{}, UNARY(ceil)}},
+    {"round", {{}, UNARY(round)}},
+    {"trunc", {{}, UNARY(trunc)}},
 
     // ---- dtype: x.to(dtype)
     {"to", {{}, [](const Call& c) -> Outputs { return {c.self().to(kiln::dtype_from_name(c.arg(1).str()))}; }}},
@@ -323,6 +349,54 @@ const std::map<std::string, OpDef> kOps = {
        return {c.self().movedim(c.arg(1).integer(), c.arg(2).integer())};
      }}},
     {"logical_not", {{}, UNARY(logical_not)}},
+
+    // ---- linear algebra
+    {"matmul", {{}, [](const Call& c) -> Outputs { return {kiln::matmul(c.self(), c.arg(1).tensor())}; }}},
+    {"mm", {{}, [](const Call& c) -> Outputs { return {kiln::mm(c.self(), c.arg(1).tensor())}; }}},
+    {"bmm", {{}, [](const Call& c) -> Outputs { return {kiln::bmm(c.self(), c.arg(1).tensor())}; }}},
+    {"dot", {{}, [](const Call& c) -> Outputs { return {kiln::dot(c.self(), c.arg(1).tensor())}; }}},
+    {"outer", {{}, [](const Call& c) -> Outputs { return {kiln::outer(c.self(), c.arg(1).tensor())}; }}},
+
+    // ---- torch.nn.functional
+    {"softmax", {{"dim"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::softmax(c.self(), c.param(1, "dim").integer())};
+     }}},
+    {"log_softmax", {{"dim"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::log_softmax(c.self(), c.param(1, "dim").integer())};
+     }}},
+    {"gelu", {{"approximate"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::gelu(c.self(), c.kw("approximate").is_none() ? "none" : c.kw("approximate").str())};
+     }}},
+    {"silu", {{}, [](const Call& c) -> Outputs { return {kiln::nn::silu(c.self())}; }}},
+    {"leaky_relu", {{"negative_slope"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::leaky_relu(c.self(), opt_double(c.param(1, "negative_slope"), 0.01))};
+     }}},
+    {"elu", {{"alpha"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::elu(c.self(), opt_double(c.param(1, "alpha"), 1.0))};
+     }}},
+    {"softplus", {{"beta", "threshold"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::softplus(c.self(), opt_double(c.param(1, "beta"), 1.0),
+                                  opt_double(c.param(2, "threshold"), 20.0))};
+     }}},
+    {"mse_loss", {{"reduction"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::mse_loss(c.self(), c.arg(1).tensor(), opt_str(c.param(2, "reduction"), "mean"))};
+     }}},
+    {"nll_loss", {{"weight", "ignore_index", "reduction"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::nll_loss(c.self(), c.arg(1).tensor(), opt_tensor(c.param(2, "weight")),
+                                  opt_int(c.kw("ignore_index")).value_or(-100), opt_str(c.kw("reduction"), "mean"))};
+     }}},
+    {"cross_entropy", {{"weight", "ignore_index", "reduction", "label_smoothing"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::cross_entropy(c.self(), c.arg(1).tensor(), opt_tensor(c.param(2, "weight")),
+                                       opt_int(c.kw("ignore_index")).value_or(-100), opt_str(c.kw("reduction"), "mean"),
+                                       opt_double(c.kw("label_smoothing"), 0.0))};
+     }}},
+    {"layer_norm", {{"weight", "bias", "eps"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::layer_norm(c.self(), c.arg(1).ints(), opt_tensor(c.param(2, "weight")),
+                                    opt_tensor(c.param(3, "bias")), opt_double(c.param(4, "eps"), 1e-5))};
+     }}},
+    {"linear", {{"bias"}, [](const Call& c) -> Outputs {
+       return {kiln::nn::linear(c.self(), c.arg(1).tensor(), opt_tensor(c.param(2, "bias")))};
+     }}},
 
     // ---- reductions
     {"sum", {{"dim", "keepdim", "dtype"}, [](const Call& c) -> Outputs {

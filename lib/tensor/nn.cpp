@@ -1,0 +1,197 @@
+// torch.nn.functional, written with kiln ops (PyTorch 1.13's formulas).
+#include "kiln/nn.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "kiln/ops.h"
+
+namespace kiln::nn {
+
+namespace {
+
+std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
+void require_floating(const char* op, const Tensor& x) {
+  if (!is_floating(x.dtype()))
+    throw Error(fmt::format("{}: expected a floating point tensor, got {} (shape {})", op, name(x.dtype()),
+                            fmt::join(x.shape(), ", ")));
+}
+
+// Low-precision inputs are computed in float32 and rounded once at the end.
+bool low_precision(const Tensor& x) { return x.dtype() == kFloat16 || x.dtype() == kBFloat16; }
+
+Tensor reduce_loss(const Tensor& loss, const std::string& reduction, const char* op) {
+  if (reduction == "mean") return loss.mean();
+  if (reduction == "sum") return loss.sum();
+  if (reduction == "none") return loss;
+  throw Error(fmt::format("{}: reduction must be 'mean', 'sum' or 'none', got '{}'", op, reduction));
+}
+
+int64_t class_dim(const Tensor& input) { return input.dim() == 1 ? 0 : 1; }
+
+// Per-class weights shaped to broadcast along the class dim of `input`.
+Tensor class_weights(const Tensor& input, const Tensor& weight, const char* op) {
+  int64_t cd = class_dim(input);
+  if (weight.dim() != 1 || weight.size(0) != input.size(cd))
+    throw Error(fmt::format("{}: weight of shape {} must be defined for all {} classes", op,
+                            shape_str(weight.shape()), input.size(cd)));
+  Shape s(static_cast<size_t>(input.dim()), 1);
+  s[cd] = weight.size(0);
+  return weight.reshape(s);
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) {
+  Tensor y = low_precision(x) ? x.to(kFloat32) : (is_floating(x.dtype()) ? x : x.to(kFloat32));
+  Tensor e = (y - y.amax({dim}, true)).exp();
+  Tensor r = e / e.sum({dim}, true);
+  return low_precision(x) ? r.to(x.dtype()) : r;
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  Tensor y = low_precision(x) ? x.to(kFloat32) : (is_floating(x.dtype()) ? x : x.to(kFloat32));
+  Tensor shifted = y - y.amax({dim}, true);
+  Tensor r = shifted - shifted.exp().sum({dim}, true).log();
+  return low_precision(x) ? r.to(x.dtype()) : r;
+}
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  require_floating("gelu", x);
+  Tensor y = low_precision(x) ? x.to(kFloat32) : x;
+  Tensor r;
+  if (approximate == "none") {
+    r = y * 0.5 * (1 + (y * M_SQRT1_2).erf());
+  } else if (approximate == "tanh") {
+    const double k = std::sqrt(2.0 / M_PI);
+    r = 0.5 * y * (1 + (k * (y + 0.044715 * y * y * y)).tanh());
+  } else {
+    throw Error(fmt::format("gelu: approximate must be 'none' or 'tanh', got '{}'", approximate));
+  }
+  return low_precision(x) ? r.to(x.dtype()) : r;
+}
+
+Tensor silu(const Tensor& x) {
+  require_floating("silu", x);
+  Tensor y = low_precision(x) ? x.to(kFloat32) : x;
+  Tensor r = y * y.sigmoid();
+  return low_precision(x) ? r.to(x.dtype()) : r;
+}
+
+Tensor leaky_relu(const Tensor& x, double slope) { return where(x > 0, x, x * slope); }
+
+Tensor elu(const Tensor& x, double alpha) {
+  require_floating("elu", x);
+  Tensor y = low_precision(x) ? x.to(kFloat32) : x;
+  Tensor r = where(y > 0, y, y.expm1() * alpha);
+  return low_precision(x) ? r.to(x.dtype()) : r;
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  require_floating("softplus", x);
+  Tensor y = low_precision(x) ? x.to(kFloat32) : x;
+  Tensor bx = y * beta;
+  Tensor r = where(bx > threshold, y, bx.exp().log1p() / beta);
+  return low_precision(x) ? r.to(x.dtype()) : r;
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+  Tensor d = input - target;
+  return reduce_loss(d * d, reduction, "mse_loss");
+}
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+                int64_t ignore_index, const std::string& reduction) {
+  require_floating("nll_loss", input);
+  if (target.dtype() != kInt64)
+    throw Error(fmt::format("nll_loss: expected int64 class indices as target, got {}", name(target.dtype())));
+  int64_t cd = class_dim(input);
+  Shape expected = input.shape();
+  expected.erase(expected.begin() + cd);
+  if (target.shape() != expected)
+    throw Error(fmt::format("nll_loss: expected target of shape {} for input of shape {}, got {}",
+                            shape_str(expected), shape_str(input.shape()), shape_str(target.shape())));
+  Tensor ignored = target == ignore_index;
+  Tensor safe = where(ignored, int64_t(0), target);
+  // -input[i, t_i] * w[t_i], zero where ignored.
+  Tensor picked = input.gather(cd, safe.unsqueeze(cd)).squeeze(cd);
+  Tensor w = weight ? weight->index_select(0, safe.reshape({-1})).reshape(safe.shape()) : ones_like(picked);
+  w = where(ignored, 0.0, w).to(input.dtype());
+  Tensor loss = -picked * w;
+  if (reduction == "mean") return loss.sum() / w.sum();
+  return reduce_loss(loss, reduction, "nll_loss");
+}
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+                     int64_t ignore_index, const std::string& reduction, double label_smoothing) {
+  require_floating("cross_entropy", input);
+  int64_t cd = class_dim(input);
+  int64_t n_classes = input.size(cd);
+  Tensor logp = log_softmax(input, cd);
+  if (is_floating(target.dtype())) {
+    // Class probabilities.
+    if (target.shape() != input.shape())
+      throw Error(fmt::format("cross_entropy: probability target of shape {} must match input shape {}",
+                              shape_str(target.shape()), shape_str(input.shape())));
+    Tensor t = label_smoothing > 0 ? target * (1 - label_smoothing) + label_smoothing / double(n_classes) : target;
+    Tensor prod = logp * t;
+    if (weight) prod = prod * class_weights(input, *weight, "cross_entropy");
+    if (reduction == "mean") return -prod.sum() / double(input.numel() / std::max<int64_t>(n_classes, 1));
+    if (reduction == "sum") return -prod.sum();
+    if (reduction == "none") return -prod.sum({cd});
+    return reduce_loss(prod, reduction, "cross_entropy");
+  }
+  Tensor nll = nll_loss(logp, target, weight, ignore_index, reduction);
+  if (label_smoothing <= 0) return nll;
+  Tensor ignored = target == ignore_index;
+  Tensor lp = weight ? logp * class_weights(input, *weight, "cross_entropy") : logp;
+  Tensor smooth = where(ignored, 0.0, -lp.sum({cd}));
+  Tensor ret;
+  if (reduction == "mean") {
+    if (weight) {
+      Tensor safe = where(ignored, int64_t(0), target);
+      Tensor w = where(ignored, 0.0, weight->index_select(0, safe.reshape({-1})).reshape(safe.shape()));
+      ret = smooth.sum() / w.sum();
+    } else {
+      ret = smooth.sum() / ignored.logical_not().sum().to(input.dtype());
+    }
+  } else if (reduction == "sum") {
+    ret = smooth.sum();
+  } else {
+    ret = smooth;
+  }
+  return (1 - label_smoothing) * nll + ret * (label_smoothing / double(n_classes));
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const std::optional<Tensor>& weight,
+                  const std::optional<Tensor>& bias, double eps) {
+  require_floating("layer_norm", x);
+  int64_t k = int64_t(normalized_shape.size());
+  bool ok = k >= 1 && k <= x.dim();
+  for (int64_t i = 0; ok && i < k; ++i) ok = x.size(x.dim() - k + i) == normalized_shape[i];
+  if (!ok)
+    throw Error(fmt::format("layer_norm: input of shape {} does not end with normalized_shape {}",
+                            shape_str(x.shape()), shape_str(normalized_shape)));
+  for (const auto* p : {&weight, &bias})
+    if (*p && (*p)->shape() != normalized_shape)
+      throw Error(fmt::format("layer_norm: weight/bias of shape {} must have shape {}", shape_str((*p)->shape()),
+                              shape_str(normalized_shape)));
+  Tensor y = low_precision(x) ? x.to(kFloat32) : x;
+  Shape dims;
+  for (int64_t i = 0; i < k; ++i) dims.push_back(x.dim() - k + i);
+  Tensor mean = y.mean(dims, true);
+  Tensor var = y.var(dims, 0, true);
+  Tensor r = (y - mean) * (var + eps).rsqrt();
+  if (weight) r = r * *weight;
+  if (bias) r = r + *bias;
+  return low_precision(x) ? r.to(x.dtype()) : r;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias) {
+  Tensor r = matmul(x, weight.t());
+  return bias ? r + *bias : r;
+}
+
+}  // namespace kiln::nn
