@@ -1,5 +1,6 @@
 #pragma once
 // The umbrella header: everything a kiln user needs.
+#include "kiln/autograd.h"
 #include "kiln/device.h"
 #include "kiln/dtype.h"
 #include "kiln/error.h"

@@ -262,6 +262,28 @@ public:
   Tensor& operator/=(const Tensor& o) { return div_(o); }
   Tensor& operator/=(const Scalar& o) { return div_(o); }
 
+  // ---- autograd (see kiln/autograd.h) ----
+  bool requires_grad() const;
+  /// Makes this (leaf) tensor record gradients into grad().
+  Tensor& requires_grad_(bool on = true);
+  /// Created by the user rather than by an op that records gradients.
+  bool is_leaf() const;
+  /// The accumulated gradient (undefined before any backward()).
+  Tensor grad() const;
+  /// The gradient slot itself: `t.mutable_grad() = kiln::Tensor();` resets it.
+  Tensor& mutable_grad();
+  /// Keep the gradient of this non-leaf tensor in grad() too.
+  void retain_grad();
+  bool retains_grad() const;
+  /// Accumulates d(this)/d(leaf) into each leaf's grad(). Without `gradient`
+  /// this must have one element (the gradient is 1).
+  void backward(const Tensor& gradient = Tensor(), bool create_graph = false) const;
+  /// The same value (sharing the buffer) without gradient history.
+  Tensor detach() const;
+  /// PyTorch's name of the function that computes this tensor's gradient,
+  /// e.g. "MulBackward0"; empty for leaves.
+  std::string grad_fn_name() const;
+
   /// The same tensor object (copies of a Tensor share it).
   bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
   std::string str() const;

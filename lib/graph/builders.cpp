@@ -10,7 +10,16 @@ namespace kiln::graph {
 namespace {
 
 NodeRef make(Op op, DType dtype, Shape shape, std::vector<NodeRef> inputs, Attrs attrs = {}) {
-  return std::make_shared<Node>(op, dtype, std::move(shape), std::move(attrs), std::move(inputs));
+  auto n = std::make_shared<Node>(op, dtype, std::move(shape), std::move(attrs), std::move(inputs));
+  // A float result of an input that requires grad requires grad (integer
+  // and bool values carry no gradient).
+  if (grad_mode_enabled() && is_floating(n->dtype))
+    for (const NodeRef& x : n->inputs)
+      if (x->requires_grad) {
+        n->requires_grad = true;
+        break;
+      }
+  return n;
 }
 
 int category(DType t) { return t == kBool ? 0 : is_floating(t) ? 2 : 1; }
@@ -157,6 +166,7 @@ std::optional<Layout> apply_view(Op op, const Attrs& attrs, const Layout& in) {
     case Op::Reshape: return in.reshape(attrs.ints);
     case Op::Permute: return in.permute(attrs.ints);
     case Op::Expand: return in.expand(attrs.ints);
+    case Op::Detach: return in;
     case Op::Slice: {
       Layout l = in;
       int64_t dim = attrs.ints[0], start = attrs.ints[1], len = attrs.ints[2], step = attrs.ints[3];
@@ -391,6 +401,12 @@ NodeRef index_put(const NodeRef& base, const NodeRef& value, const std::vector<N
   std::vector<NodeRef> ins = {base, expand(cast(value, base->dtype), iter)};
   ins.insert(ins.end(), idx.begin(), idx.end());
   return make(Op::IndexPut, base->dtype, base->shape, ins, a);
+}
+
+NodeRef detach(const NodeRef& x) {
+  auto n = std::make_shared<Node>(Op::Detach, x->dtype, x->shape, Attrs{}, std::vector<NodeRef>{x});
+  if (x->realized()) n->set_realized(x->buffer, x->layout);
+  return n;
 }
 
 NodeRef as_strided(const NodeRef& x, const Layout& l) {

@@ -68,6 +68,8 @@ NodeRef index(const NodeRef& src, const std::vector<NodeRef>& idx, const Shape& 
 /// by) value[i] (value broadcasts to the index shape).
 NodeRef index_put(const NodeRef& base, const NodeRef& value, const std::vector<NodeRef>& idx, const Shape& map,
                   const Shape& sel, bool accumulate);
+/// The same value (sharing the buffer) with no gradient history.
+NodeRef detach(const NodeRef& x);
 /// The view `l` (over x's contiguous element order) of x.
 NodeRef as_strided(const NodeRef& x, const Layout& l);
 /// A copy of `base` whose elements at the view `l` are `src` (same shape as l).

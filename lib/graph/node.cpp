@@ -44,7 +44,14 @@ int64_t Node::numel() const { return kiln::numel(shape); }
 void Node::set_realized(std::shared_ptr<Buffer> buf, Layout l) {
   buffer = std::move(buf);
   layout = std::move(l);
-  inputs.clear();
+  if (!requires_grad || grad_leaf) inputs.clear();
 }
+
+namespace {
+thread_local bool t_grad_mode = true;
+}  // namespace
+
+bool grad_mode_enabled() { return t_grad_mode; }
+void set_grad_mode_enabled(bool enabled) { t_grad_mode = enabled; }
 
 }  // namespace kiln

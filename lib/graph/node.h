@@ -42,6 +42,12 @@ struct Attrs {
 
 struct Node;
 using NodeRef = std::shared_ptr<Node>;
+/// Gradient bookkeeping of a tensor whose gradient is kept (a leaf that
+/// requires grad, or a tensor that called retain_grad()): shared by the
+/// tensor and every node it is bound to.
+struct AutogradMeta {
+  Tensor grad;  // .grad (undefined until a backward reaches it)
+};
 
 struct Node {
   Op op;
@@ -53,6 +59,14 @@ struct Node {
   // Set once the value is computed: where it lives and how it is laid out.
   std::shared_ptr<Buffer> buffer;
   Layout layout;
+
+  // Autodiff: gradients flow through nodes that require grad and stop at
+  // grad leaves (tensors created with requires_grad, whose `meta` collects
+  // the gradient). Nodes that require grad keep their inputs when realized,
+  // since their gradient is built from them.
+  bool requires_grad = false;
+  bool grad_leaf = false;
+  std::shared_ptr<AutogradMeta> meta;
 
   Node(Op op, DType dtype, Shape shape, Attrs attrs, std::vector<NodeRef> inputs);
   ~Node();
@@ -67,5 +81,10 @@ struct Node {
 
 /// Number of Node objects alive (for the leak/flatness tests).
 int64_t nodes_alive();
+
+/// Whether new nodes record that they require grad (NoGradGuard turns it
+/// off for the current thread).
+bool grad_mode_enabled();
+void set_grad_mode_enabled(bool enabled);
 
 }  // namespace kiln

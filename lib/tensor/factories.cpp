@@ -20,13 +20,7 @@ void check_device(const TensorOptions& o, const char* op) {
 
 Tensor finish(NodeRef n, const TensorOptions& o) {
   Tensor t = wrap(std::move(n));
-  if (o.requires_grad()) {
-    if (!is_floating(t.dtype()))
-      throw Error(fmt::format("requires_grad: only tensors of floating point dtype can require "
-                              "gradients (got {})",
-                              name(t.dtype())));
-    t.impl()->requires_grad = true;
-  }
+  if (o.requires_grad()) t.requires_grad_(true);
   return t;
 }
 

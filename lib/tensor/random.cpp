@@ -84,7 +84,7 @@ Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* o
     });
   }
   g.offset += uint64_t(n);
-  if (opts.requires_grad()) r.impl()->requires_grad = true;
+  if (opts.requires_grad()) r.requires_grad_(true);
   return r;
 }
 

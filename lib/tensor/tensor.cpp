@@ -7,6 +7,7 @@
 
 #include "kiln/ops.h"
 #include "kiln/runtime.h"
+#include "autodiff/autodiff.h"
 #include "tensor/print.h"
 #include "tensor/tensor_impl.h"
 
@@ -25,6 +26,12 @@ const NodeRef& TensorImpl::node() {
 }
 
 void TensorImpl::assign(const NodeRef& value) {
+  // PyTorch's rule: a leaf that requires grad (or a view of one) cannot be
+  // written in place while gradients are recorded.
+  const NodeRef& root = base_ ? base_->node() : node();
+  if (root->grad_leaf && grad_mode_enabled())
+    throw Error(std::string("in-place operation on a ") + (base_ ? "view of a " : "") +
+                "leaf tensor that requires grad; use kiln::NoGradGuard or detach() first");
   NodeRef v = graph::cast(value, node()->dtype);
   // A tensor written in place stays laid out contiguously, as in PyTorch.
   if (is_view(v->op)) v = graph::copy(v);
@@ -37,12 +44,43 @@ void TensorImpl::assign(const NodeRef& value) {
         throw Error(fmt::format("in-place: unsupported operation on an expanded view (shape {}): more "
                                 "than one element refers to the same memory location; clone() first",
                                 shape_str(in_base_.shape)));
-    base_->node_ = graph::view_scatter(base_->node(), v, in_base_);
-    base_->version_++;
+    base_->rebind(graph::view_scatter(base_->node(), v, in_base_));
     base_version_ = base_->version_;
+    node_ = v;
+    return;
   }
-  node_ = v;
+  rebind(v);
+}
+
+void TensorImpl::rebind(NodeRef v) {
+  // A leaf written under no_grad stays a leaf, with its gradient.
+  if (node_->grad_leaf) {
+    v = graph::detach(v);
+    v->requires_grad = v->grad_leaf = true;
+    v->meta = node_->meta;
+  }
+  node_ = std::move(v);
   version_++;
+}
+
+void TensorImpl::set_requires_grad(bool on) {
+  const NodeRef& n = node();
+  if (on && !is_floating(n->dtype))
+    throw Error(fmt::format("requires_grad_: only tensors of floating point dtype can require gradients (got {})",
+                            name(n->dtype)));
+  if (n->requires_grad && !n->grad_leaf)
+    throw Error("requires_grad_: you can only change requires_grad flags of leaf tensors; use detach()");
+  if (n->grad_leaf == on) return;
+  // A fresh node (sharing the value) so other tensors of this node are not affected.
+  NodeRef leaf = graph::detach(n);
+  leaf->requires_grad = leaf->grad_leaf = on;
+  if (on) {
+    if (!meta) meta = std::make_shared<AutogradMeta>();
+    leaf->meta = meta;
+  } else {
+    meta.reset();
+  }
+  node_ = leaf;
 }
 
 Tensor TensorImpl::make_view(const std::shared_ptr<TensorImpl>& self, NodeRef view, Op op,
@@ -173,7 +211,8 @@ std::string Tensor::str() const {
   realize();
   const auto& n = node_of(*this);
   std::vector<std::string> extra;
-  if (impl_->requires_grad) extra.push_back("requires_grad=True");
+  if (n->grad_leaf) extra.push_back("requires_grad=True");
+  else if (n->requires_grad) extra.push_back("grad_fn=<" + autodiff::grad_fn_name(*n) + ">");
   return format_tensor(data_ptr(), n->dtype, n->shape, n->layout.strides, extra);
 }
 

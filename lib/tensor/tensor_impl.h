@@ -21,9 +21,14 @@ struct TensorImpl {
   static Tensor make_view(const std::shared_ptr<TensorImpl>& self, NodeRef view, Op op,
                           const Attrs& attrs);
 
-  bool requires_grad = false;
+  /// Makes this tensor a grad leaf (or stops it being one).
+  void set_requires_grad(bool on);
+  /// Gradient bookkeeping, for leaves and tensors that retain their grad.
+  std::shared_ptr<AutogradMeta> meta;
 
 private:
+  void rebind(NodeRef v);  // new value of this (root) tensor
+
   NodeRef node_;
   std::shared_ptr<TensorImpl> base_;  // the root tensor, when this is a view
   Layout in_base_;                    // over base_'s contiguous element order

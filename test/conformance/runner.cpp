@@ -7,7 +7,8 @@
 // argument forms) kiln does not offer yet are skipped, not failed; to add an
 // op, add a row to kOps.
 //
-// Not checked yet: gradients (cotangents/grads are ignored until autodiff).
+// Gradients are checked through kiln::grad for every case with inputs that
+// require grad.
 #include <kiln/kiln.h>
 
 #include <nlohmann/json.hpp>
@@ -668,6 +669,49 @@ std::string exception_text(const std::exception& e) {
   return s;
 }
 
+// Step 4 of the README: d(sum_j <outputs[j], cotangents[j]>)/d(inputs[k])
+// for every input that requires grad, through kiln::grad.
+Result check_gradients(const json& c, const std::vector<Tensor>& inputs, const Outputs& outs, double rtol,
+                       double atol) {
+  std::vector<Tensor> diff_outs, cotangents, wrt;
+  std::vector<size_t> wrt_index;
+  const json& cots = c.at("cotangents");
+  for (size_t j = 0; j < outs.size(); ++j) {
+    if (cots[j].is_null()) continue;
+    diff_outs.push_back(outs[j]);
+    cotangents.push_back(make_tensor(cots[j]));
+  }
+  const json& grads = c.at("grads");
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (grads[k].is_null()) continue;
+    wrt.push_back(inputs[k]);
+    wrt_index.push_back(k);
+  }
+  if (wrt.empty()) return {Verdict::Pass, {}};
+  try {
+    std::vector<Tensor> got;
+    if (diff_outs.empty()) {
+      got.resize(wrt.size());
+    } else {
+      got = kiln::grad(diff_outs, wrt, cotangents, false, /*allow_unused=*/true);
+    }
+    for (size_t i = 0; i < wrt.size(); ++i) {
+      // An input that does not influence the result has a zero gradient.
+      Tensor g = got[i].defined() ? got[i] : kiln::zeros_like(wrt[i]);
+      kiln::realize(g);
+      if (auto diff = compare(g, grads[wrt_index[i]], rtol, atol))
+        return {Verdict::Fail, "gradient of input " + std::to_string(wrt_index[i]) + ": " + *diff};
+    }
+  } catch (const kiln::Error& e) {
+    if (std::string(e.what()).find("not supported yet") != std::string::npos)
+      return {Verdict::Skip, "kiln (gradient): " + exception_text(e)};
+    return {Verdict::Fail, "computing the gradient threw kiln::Error: " + exception_text(e)};
+  } catch (const std::exception& e) {
+    return {Verdict::Fail, "computing the gradient threw: " + exception_text(e)};
+  }
+  return {Verdict::Pass, {}};
+}
+
 Result run_case(const json& c) {
   const std::string op = c.at("op").get<std::string>();
   auto it = kOps.find(op);
@@ -719,16 +763,16 @@ Result run_case(const json& c) {
   const json& expected = c.at("outputs");
   if (outs.size() != expected.size())
     return {Verdict::Fail, "expected " + std::to_string(expected.size()) + " outputs, got " + std::to_string(outs.size())};
+  const double rtol = c.at("rtol").get<double>(), atol = c.at("atol").get<double>();
   try {
     kiln::realize(outs);
-    const double rtol = c.at("rtol").get<double>(), atol = c.at("atol").get<double>();
     for (size_t i = 0; i < outs.size(); ++i)
       if (auto diff = compare(outs[i], expected[i], rtol, atol))
         return {Verdict::Fail, (outs.size() > 1 ? "output " + std::to_string(i) + ": " : "") + *diff};
   } catch (const std::exception& e) {
     return {Verdict::Fail, "computing the result threw: " + exception_text(e)};
   }
-  return {Verdict::Pass, {}};
+  return check_gradients(c, inputs, outs, rtol, atol);
 }
 
 struct Tally {
