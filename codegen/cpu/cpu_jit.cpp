@@ -17,6 +17,12 @@
 // alias checks; O3 inlines the body into the wrapper and keeps that fact as
 // scoped alias metadata.
 //
+// Indexed loads and stores add sum_j index_j * index_stride_j to the element
+// offset; an accumulating store loads, adds in the arg's dtype and stores.
+// Reduction kernels (reduce_rank > 0) loop the reduced dims inside each
+// output element (KernelBuilder::build_reduction): stage 0 per reduced
+// element, folding into accumulators, stage 1 once per output element.
+//
 // Scalar semantics follow PyTorch; the per-op rules are in ScalarEmitter.
 // float16/bfloat16 values live in f32 registers and are rounded to their type
 // after every op that can produce an unrepresentable value, so a fused chain
@@ -518,6 +524,31 @@ public:
     return {};
   }
 
+  // ArgMax/ArgMin in two passes (see KernelBuilder::element_loop): the
+  // first pass finds the best key with a max/min fold, the second the first
+  // position whose key equals it with an int64 min fold; both vectorize.
+  // Keys of -0 and +0 are equal (so are the values).
+  Value arg_key(Value x, DType t, bool max) {
+    if (!is_floating(t)) return x;
+    Value z = zero(x.getType());
+    return max_key(select(cmpf(arith::CmpFPredicate::OEQ, x, z), z, x), max);
+  }
+  Value arg_key_init(DType t, bool max) {
+    return is_floating(t) ? key_const(reg_type(ctx_, t), max ? -INFINITY : INFINITY) : int_extreme(t, !max);
+  }
+  Value arg_key_fold(DType t, bool max, Value acc, Value key) {
+    if (!is_floating(t)) return max_min(acc, key, t, max);
+    return max ? Value(b_.create<arith::MaxSIOp>(loc_, acc, key)) : Value(b_.create<arith::MinSIOp>(loc_, acc, key));
+  }
+  Value first_pos_init() { return int_const(64, uint64_t(INT64_MAX)); }
+  Value first_pos_fold(Value acc, Value key, Value best, Value pos) {
+    Value cand = select(cmpi(arith::CmpIPredicate::eq, key, best), pos, first_pos_init());
+    return b_.create<arith::MinSIOp>(loc_, acc, cand);
+  }
+  Value first_pos_result(Value acc) {
+    return select(cmpi(arith::CmpIPredicate::eq, acc, first_pos_init()), int_const(64, 0), acc);
+  }
+
   /// Memory type of an accumulator component (i1 is kept as a byte).
   Type acc_mem_type(Type t) { return t.isInteger(1) ? i8() : t; }
   Value acc_to_mem(Value v) { return v.getType().isInteger(1) ? Value(b_.create<arith::ExtUIOp>(loc_, i8(), v)) : v; }
@@ -928,7 +959,11 @@ private:
   // accumulators (scf.for iter_args), stage 1 runs after. Stage-0 accesses
   // use the structural class of the last reduced dim's stride (that loop is
   // the one LLVM vectorizes; float Sum/Prod carry `reassoc` so it can);
-  // everything else uses launch strides.
+  // everything else uses launch strides. The reassociated order is fixed by
+  // the reduced sizes alone, so it is the same for every output element and
+  // every split of the output among threads. Max/Min fold integer keys
+  // (ScalarEmitter) and ArgMax/ArgMin run in two passes (the best key, then
+  // its first position), so those vectorize too without reassociation.
   //
   // When the reduced dim is strided in memory (no stage-0 arg contiguous
   // along it, some strided: a column sum, a cumsum along dim 0), a second
@@ -938,9 +973,10 @@ private:
   // innermost loop walks the columns (usually contiguous: LLVM versions the
   // loop on the launch stride being 1) and vectorizes across output elements.
   // Each output element still folds its values one by one in row-major
-  // order. The choice depends only on the sizes, so a result does not depend
-  // on how the launch splits the output among threads.
-  static constexpr int64_t kTile = 256;
+  // order. The choice depends only on the launch parameters (sizes and
+  // strides, see also elem_dims_), so a result does not depend on how the
+  // launch splits the output among threads.
+  static constexpr int64_t kTile = 512;
 
   using StageFn = std::function<std::vector<Value>(const std::vector<Value>& offs, Value pos,
                                                    const std::vector<Value>& acc)>;
@@ -982,17 +1018,67 @@ private:
     }
     for (size_t i = 0; i < k_.body.size(); ++i)
       if (k_.body[i].kind == Instr::Kind::Const) v_[i] = s.constant(k_.body[i].dtype, k_.body[i].value);
+    find_slice_.assign(k_.body.size(), false);
     for (size_t i = 0; i < k_.body.size(); ++i) {
       const Instr& in = k_.body[i];
       if (in.kind != Instr::Kind::Reduce && in.kind != Instr::Kind::Scan) continue;
       DType t = k_.body[size_t(in.operands[0])].dtype;
       Slot sl{i, in.reduce, t, acc_size_, s.acc_types(in.reduce, t)};
       acc_size_ += sl.types.size();
+      bool arg = in.reduce == ReduceOp::ArgMax || in.reduce == ReduceOp::ArgMin;
+      needs_pos_ |= arg;
+      // Two passes recompute the operand: only from loads and computes.
+      std::vector<bool> slice(k_.body.size(), false);
+      sl.two_pass = in.kind == Instr::Kind::Reduce && arg && operand_slice(size_t(in.operands[0]), slice);
+      if (sl.two_pass)
+        for (size_t j = 0; j < slice.size(); ++j) find_slice_[j] = find_slice_[j] || slice[j];
+      sl.first_e = acc_size_e_;
+      acc_size_e_ += sl.two_pass ? 1 : sl.types.size();
       slots_.push_back(sl);
-      needs_pos_ |= in.reduce == ReduceOp::ArgMax || in.reduce == ReduceOp::ArgMin;
     }
 
-    if (!(has_general && !has_contig)) {
+    // The reduced loops: dims O..R-1 in order, with the weight of each in
+    // the row-major position.
+    const int K = k_.reduce_rank;
+    natural_.resize(size_t(K));
+    for (int l = K - 1; l >= 0; --l) {
+      LoopDim& ld = natural_[size_t(l)];
+      int d = O + l;
+      ld.size = sizes_[size_t(d)];
+      ld.weight = l == K - 1 ? i64_const(1) : mul(natural_[size_t(l + 1)].weight, sizes_[size_t(d + 1)]);
+      for (size_t a = 0; a < A; ++a) ld.stride.push_back(strides_[a][size_t(d)]);
+    }
+    elem_dims_ = natural_;
+    bool tiling = has_general && !has_contig;
+    // Without tiling (one output column), a strided innermost reduced dim
+    // (sum of a transposed matrix) is swapped with the one before when that
+    // has the smaller stride: a different but fixed order, allowed when
+    // nothing depends on it (no scans or stage-0 stores; float Sum/Prod are
+    // reassociated anyway, the other folds do not depend on the order).
+    bool order_free = true;
+    for (const Instr& in : k_.body)
+      if (in.kind == Instr::Kind::Scan || (in.kind == Instr::Kind::Store && !in.post_reduce)) order_free = false;
+    if (tiling && K >= 2 && order_free) {
+      size_t a0 = 0;
+      while (!(used_[0][a0] && !post_store[a0] && k_.args[a0].inner == InnerStride::General)) ++a0;
+      auto abs = [&](Value x) {
+        Value neg = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::slt, x, i64_const(0));
+        return Value(b_.create<arith::SelectOp>(loc_, neg, b_.create<arith::SubIOp>(loc_, i64_const(0), x), x));
+      };
+      Value swap = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::ult, abs(strides_[a0][size_t(R - 2)]),
+                                            abs(strides_[a0][size_t(R - 1)]));
+      LoopDim &x = elem_dims_[size_t(K - 2)], &y = elem_dims_[size_t(K - 1)];
+      auto pick = [&](Value& u, Value& v) {
+        Value nu = b_.create<arith::SelectOp>(loc_, swap, v, u), nv = b_.create<arith::SelectOp>(loc_, swap, u, v);
+        u = nu;
+        v = nv;
+      };
+      pick(x.size, y.size);
+      pick(x.weight, y.weight);
+      for (size_t a = 0; a < A; ++a)
+        if (used_[0][a]) pick(x.stride[a], y.stride[a]);
+    }
+    if (!tiling) {
       row_loop(bounds, false);
       return;
     }
@@ -1009,23 +1095,52 @@ private:
     row_loop(bounds, false);
   }
 
+  struct LoopDim {
+    Value size, weight;         // trip count; weight in the row-major position
+    std::vector<Value> stride;  // per arg
+  };
+
   struct Slot {
     size_t instr;             // the Reduce/Scan
     ReduceOp op;
     DType t;                  // of the folded values
-    size_t first;             // its components in the flat accumulator list
+    size_t first;             // its components in the flat accumulator list (tiled order)
     std::vector<Type> types;  // their register types
+    bool two_pass = false;    // ArgMax/ArgMin in two passes in the element order
+    size_t first_e = 0;       // its components in the element order (1 if two_pass)
   };
 
-  std::vector<Value> slot_acc(const Slot& sl, const std::vector<Value>& acc) {
-    return std::vector<Value>(acc.begin() + long(sl.first), acc.begin() + long(sl.first + sl.types.size()));
+  size_t slot_first(const Slot& sl, bool tiled) { return tiled ? sl.first : sl.first_e; }
+  size_t slot_size(const Slot& sl, bool tiled) { return !tiled && sl.two_pass ? 1 : sl.types.size(); }
+  std::vector<Value> slot_acc(const Slot& sl, const std::vector<Value>& acc, bool tiled) {
+    auto b = acc.begin() + long(slot_first(sl, tiled));
+    return std::vector<Value>(b, b + long(slot_size(sl, tiled)));
+  }
+  std::vector<Value> slot_init(ScalarEmitter& s, const Slot& sl, bool tiled) {
+    bool mx = sl.op == ReduceOp::ArgMax;
+    if (!tiled && sl.two_pass) return {s.arg_key_init(sl.t, mx)};
+    return s.acc_init(sl.op, sl.t);
+  }
+
+  /// Marks in `slice` the instructions value i is computed from; false if
+  /// that includes anything but loads, constants and computes.
+  bool operand_slice(size_t i, std::vector<bool>& slice) {
+    if (slice[i]) return true;
+    const Instr& in = k_.body[i];
+    if (in.kind == Instr::Kind::Const) return true;
+    if (in.kind != Instr::Kind::Load && in.kind != Instr::Kind::Compute) return false;
+    slice[i] = true;
+    for (int o : in.operands)
+      if (!operand_slice(size_t(o), slice)) return false;
+    return true;
   }
 
   Value add(Value a, Value b) { return b_.create<arith::AddIOp>(loc_, a, b); }
   Value mul(Value a, Value b) { return b_.create<arith::MulIOp>(loc_, a, b); }
   Value to_i64(Value index) { return b_.create<arith::IndexCastOp>(loc_, i64(), index); }
 
-  /// offs[a] + i * strides_[a][d] for the args used in `stages` (others null).
+  /// offs[a] + i * strides_[a][d] for the args used in stage 0 (if `stage0`)
+  /// or stage 1 (if `stage1`); the others are null.
   std::vector<Value> advance(const std::vector<Value>& offs, Value i, int d, bool stage0, bool stage1) {
     std::vector<Value> out(offs.size());
     for (size_t a = 0; a < offs.size(); ++a)
@@ -1077,12 +1192,39 @@ private:
     std::vector<Value> base = advance(row_off, to_i64(cols.getInductionVar()), O - 1, true, true);
     std::vector<Value> acc;
     for (const Slot& sl : slots_)
-      for (Value x : s.acc_init(sl.op, sl.t)) acc.push_back(x);
-    acc = reduce_nest(O, base, i64_const(0), acc, [&](const std::vector<Value>& offs, Value pos,
+      for (Value x : slot_init(s, sl, false)) acc.push_back(x);
+    acc = reduce_nest(elem_dims_, 0, base, i64_const(0), acc, [&](const std::vector<Value>& offs, Value pos,
                                                       const std::vector<Value>& in) {
-      return stage0(s, offs, pos, in, /*reassoc=*/true);
+      return stage0(s, offs, pos, in, /*tiled=*/false);
     });
-    stage1(s, base, acc);
+    // Second pass of two-pass ArgMax/ArgMin: the first position of the best key.
+    std::vector<const Slot*> two;
+    std::vector<Value> best, first;
+    for (const Slot& sl : slots_)
+      if (sl.two_pass) {
+        two.push_back(&sl);
+        best.push_back(acc[sl.first_e]);
+        first.push_back(s.first_pos_init());
+      }
+    if (!two.empty())
+      first = reduce_nest(elem_dims_, 0, base, i64_const(0), first, [&](const std::vector<Value>& offs, Value pos,
+                                                            const std::vector<Value>& in) {
+        auto at = [&](int a) { return gep(mem_type(&ctx_, k_.args[size_t(a)].dtype), args_[size_t(a)], offs[size_t(a)]); };
+        for (size_t i = 0; i < k_.body.size(); ++i)
+          if (find_slice_[i]) eval(i, s, at);
+        std::vector<Value> out;
+        for (size_t j = 0; j < two.size(); ++j) {
+          const Slot& sl = *two[j];
+          Value key = s.arg_key(v_[size_t(k_.body[sl.instr].operands[0])], sl.t, sl.op == ReduceOp::ArgMax);
+          out.push_back(s.first_pos_fold(in[j], key, best[j], pos));
+        }
+        return out;
+      });
+    for (const Slot& sl : slots_)
+      if (k_.body[sl.instr].kind == Instr::Kind::Reduce && !sl.two_pass)
+        v_[sl.instr] = s.acc_result(sl.op, sl.t, slot_acc(sl, acc, false));
+    for (size_t j = 0; j < two.size(); ++j) v_[two[j]->instr] = s.first_pos_result(first[j]);
+    stage1(s, base);
   }
 
   // A tile of columns at a time: accumulators in the stack arrays.
@@ -1115,21 +1257,24 @@ private:
       Value c = to_i64(init.getInductionVar());
       std::vector<Value> acc;
       for (const Slot& sl : slots_)
-        for (Value x : s.acc_init(sl.op, sl.t)) acc.push_back(x);
+        for (Value x : slot_init(s, sl, true)) acc.push_back(x);
       store_acc(acc, c);
     }
-    reduce_nest(O, row_off, i64_const(0), {}, [&](const std::vector<Value>& offs, Value pos, const std::vector<Value>&) {
+    reduce_nest(natural_, 0, row_off, i64_const(0), {}, [&](const std::vector<Value>& offs, Value pos, const std::vector<Value>&) {
       OpBuilder::InsertionGuard g(b_);
       auto cols = counted_loop(n);
       Value c = to_i64(cols.getInductionVar());
       std::vector<Value> here = advance(offs, add(t0_64, c), O - 1, true, false);
-      store_acc(stage0(s, here, pos, load_acc(c), /*reassoc=*/false), c);
+      store_acc(stage0(s, here, pos, load_acc(c), /*tiled=*/true), c);
       return std::vector<Value>{};
     });
     auto fin = counted_loop(n);
     Value c = to_i64(fin.getInductionVar());
     std::vector<Value> here = advance(row_off, add(t0_64, c), O - 1, false, true);
-    stage1(s, here, load_acc(c));
+    std::vector<Value> acc = load_acc(c);
+    for (const Slot& sl : slots_)
+      if (k_.body[sl.instr].kind == Instr::Kind::Reduce) v_[sl.instr] = s.acc_result(sl.op, sl.t, slot_acc(sl, acc, true));
+    stage1(s, here);
   }
 
   Type comp_type(size_t j) {
@@ -1138,34 +1283,44 @@ private:
     return {};
   }
 
-  /// Loops reduced dims d..R-1 (row-major) around `inner`, carrying `acc`.
-  /// `offs` are the stage-0 args' offsets so far, `pos` the linear position
-  /// over the reduced dims so far (ArgMax/ArgMin only).
-  std::vector<Value> reduce_nest(int d, const std::vector<Value>& offs, Value pos, const std::vector<Value>& acc,
-                                 const StageFn& inner) {
-    const int R = k_.rank;
+  /// Loops the reduced dims dims[l..] (outermost first) around `inner`,
+  /// carrying `acc`. `offs` are the stage-0 args' offsets so far, `pos` the
+  /// row-major position over the reduced dims so far (ArgMax/ArgMin only).
+  std::vector<Value> reduce_nest(const std::vector<LoopDim>& dims, size_t l, const std::vector<Value>& offs, Value pos,
+                                 const std::vector<Value>& acc, const StageFn& inner) {
     OpBuilder::InsertionGuard guard(b_);
-    auto loop = counted_loop(index(sizes_[size_t(d)]), acc);
+    auto loop = counted_loop(index(dims[l].size), acc);
     Value r = to_i64(loop.getInductionVar());
-    std::vector<Value> next = advance(offs, r, d, true, false);
-    Value p = needs_pos_ ? add(mul(pos, sizes_[size_t(d)]), r) : pos;
+    std::vector<Value> next(offs.size());
+    for (size_t a = 0; a < offs.size(); ++a)
+      if (used_[0][a]) next[a] = add(offs[a], mul(r, dims[l].stride[a]));
+    Value p = needs_pos_ ? add(pos, mul(r, dims[l].weight)) : pos;
     std::vector<Value> cur(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end());
-    std::vector<Value> out = d + 1 == R ? inner(next, p, cur) : reduce_nest(d + 1, next, p, cur, inner);
+    std::vector<Value> out = l + 1 == dims.size() ? inner(next, p, cur) : reduce_nest(dims, l + 1, next, p, cur, inner);
     if (!acc.empty()) b_.create<scf::YieldOp>(loc_, out);
     return std::vector<Value>(loop.getResults().begin(), loop.getResults().end());
   }
 
   /// Stage 0 at one element (offsets `offs`): evaluates the instructions,
   /// advances the scans and folds the reduced values. Returns the new
-  /// accumulators.
+  /// accumulators. The element order reassociates float Sum/Prod (so LLVM
+  /// vectorizes the innermost reduced loop) and runs ArgMax/ArgMin's first
+  /// pass; the tiled order folds exactly in order.
   std::vector<Value> stage0(ScalarEmitter& s, const std::vector<Value>& offs, Value pos,
-                            const std::vector<Value>& acc, bool reassoc) {
+                            const std::vector<Value>& acc, bool tiled) {
     auto at = [&](int a) { return gep(mem_type(&ctx_, k_.args[size_t(a)].dtype), args_[size_t(a)], offs[size_t(a)]); };
     std::vector<Value> out = acc;
     auto fold = [&](const Slot& sl, bool re) {
-      std::vector<Value> x = s.acc_fold(sl.op, sl.t, slot_acc(sl, acc), v_[size_t(k_.body[sl.instr].operands[0])], pos, re);
-      std::copy(x.begin(), x.end(), out.begin() + long(sl.first));
-      return x;
+      Value x = v_[size_t(k_.body[sl.instr].operands[0])];
+      std::vector<Value> a = slot_acc(sl, acc, tiled), r;
+      if (!tiled && sl.two_pass) {
+        bool mx = sl.op == ReduceOp::ArgMax;
+        r = {s.arg_key_fold(sl.t, mx, a[0], s.arg_key(x, sl.t, mx))};
+      } else {
+        r = s.acc_fold(sl.op, sl.t, a, x, pos, re);
+      }
+      std::copy(r.begin(), r.end(), out.begin() + long(slot_first(sl, tiled)));
+      return r;
     };
     size_t next_slot = 0;
     for (size_t i = 0; i < k_.body.size(); ++i) {
@@ -1178,15 +1333,13 @@ private:
       if (stage_of(in) == 0 && in.kind != Instr::Kind::Const) eval(i, s, at);
     }
     for (const Slot& sl : slots_)
-      if (k_.body[sl.instr].kind == Instr::Kind::Reduce) fold(sl, reassoc);
+      if (k_.body[sl.instr].kind == Instr::Kind::Reduce) fold(sl, !tiled);
     return out;
   }
 
-  /// Stage 1 at one output element (offsets `offs`) with the final
-  /// accumulators `acc`.
-  void stage1(ScalarEmitter& s, const std::vector<Value>& offs, const std::vector<Value>& acc) {
-    for (const Slot& sl : slots_)
-      if (k_.body[sl.instr].kind == Instr::Kind::Reduce) v_[sl.instr] = s.acc_result(sl.op, sl.t, slot_acc(sl, acc));
+  /// Stage 1 at one output element (offsets `offs`); the Reduce values are
+  /// set.
+  void stage1(ScalarEmitter& s, const std::vector<Value>& offs) {
     auto at = [&](int a) { return gep(mem_type(&ctx_, k_.args[size_t(a)].dtype), args_[size_t(a)], offs[size_t(a)]); };
     for (size_t i = 0; i < k_.body.size(); ++i) {
       const Instr& in = k_.body[i];
@@ -1269,8 +1422,10 @@ private:
   std::vector<std::vector<Value>> strides_;
   std::vector<bool> used_[2];
   std::vector<Slot> slots_;
-  size_t acc_size_ = 0;
+  size_t acc_size_ = 0, acc_size_e_ = 0;  // accumulator components: tiled, element order
   bool needs_pos_ = false;
+  std::vector<bool> find_slice_;
+  std::vector<LoopDim> natural_, elem_dims_;  // reduced loops: in order; for the element order  // what the second pass of two-pass ArgMax/ArgMin recomputes
   std::vector<Value> acc_arrays_;  // tiled order: one per accumulator component
 };
 

@@ -353,12 +353,13 @@ NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> 
     empty |= shape[d] == 0;
     shape[d] = 1;
   }
-  bool has_identity = op == Op::Sum || op == Op::Prod || op == Op::Cumsum;
-  if (!has_identity && (x->numel() == 0))
+  // max/min/argmax of nothing has no value (bool max/min does: false/true).
+  bool has_identity = op == Op::Sum || op == Op::Prod || op == Op::Cumsum ||
+                      (x->dtype == kBool && (op == Op::Amax || op == Op::Amin));
+  if (!has_identity && empty && numel(shape) > 0)
     throw Error(fmt::format("{}: cannot reduce a tensor with no elements (shape {}) over dims {}: the "
                             "operation has no identity",
                             opname, shape_str(x->shape), shape_str(ds)));
-  (void)empty;
   DType t = x->dtype;
   if ((op == Op::Sum || op == Op::Prod || op == Op::Cumsum) && !is_floating(t)) t = kInt64;
   if (acc) t = *acc;

@@ -80,13 +80,30 @@ Tensor Tensor::amin(const Shape& dims, bool keepdim) const { return reduce(Op::A
 Tensor Tensor::max() const { return amax(); }
 Tensor Tensor::min() const { return amin(); }
 
+namespace {
+// max/min along a dim: the values are read at the chosen indices, so the
+// gradient goes to that one index (amax instead splits it among ties).
+std::tuple<Tensor, Tensor> values_and_indices(Op arg, const Tensor& x, int64_t dim, bool keepdim, const char* op) {
+  if (x.dim() == 0) {
+    wrap_dim(dim, 0, op);
+    return {x, zeros({}, kInt64)};
+  }
+  int64_t d = wrap_dim(dim, x.dim(), op);
+  Tensor idx = reduce(arg, x, {d}, true);
+  // The indices are in range by construction: no check (which would compute them now).
+  Shape map;
+  for (int64_t o = 0; o < x.dim(); ++o) map.push_back(o == d ? -1 : o);
+  Tensor values = wrap(graph::index(node_of(x), {node_of(idx)}, map, {d}, idx.shape()));
+  if (keepdim) return {values, idx};
+  return {values.squeeze(d), idx.squeeze(d)};
+}
+}  // namespace
+
 std::tuple<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const {
-  Shape d = {wrap_dim(dim, this->dim(), "max")};
-  return {reduce(Op::Amax, *this, d, keepdim), reduce(Op::Argmax, *this, d, keepdim)};
+  return values_and_indices(Op::Argmax, *this, dim, keepdim, "max");
 }
 std::tuple<Tensor, Tensor> Tensor::min(int64_t dim, bool keepdim) const {
-  Shape d = {wrap_dim(dim, this->dim(), "min")};
-  return {reduce(Op::Amin, *this, d, keepdim), reduce(Op::Argmin, *this, d, keepdim)};
+  return values_and_indices(Op::Argmin, *this, dim, keepdim, "min");
 }
 
 Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const {

@@ -574,7 +574,8 @@ private:
     if (f == "tanh") return kiln::tanh(x);
     if (f == "sigmoid") return kiln::sigmoid(x);
     if (f == "relu") return kiln::relu(x);
-    if (f == "sum" || f == "mean") throw Unsupported("expr: " + f + "() is not in the kiln API yet");
+    if (f == "sum") return kiln::sum(x);
+    if (f == "mean") return kiln::mean(x);
     throw std::runtime_error("expr: unknown function " + f);
   }
   static Value negate(const Value& v) {
@@ -677,7 +678,9 @@ Result check_gradients(const json& c, const std::vector<Tensor>& inputs, const O
   std::vector<size_t> wrt_index;
   const json& cots = c.at("cotangents");
   for (size_t j = 0; j < outs.size(); ++j) {
-    if (cots[j].is_null()) continue;
+    // An output that does not require grad (e.g. overwritten entirely)
+    // contributes nothing: its inputs' gradients are zero.
+    if (cots[j].is_null() || !outs[j].requires_grad()) continue;
     diff_outs.push_back(outs[j]);
     cotangents.push_back(make_tensor(cots[j]));
   }
