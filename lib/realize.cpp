@@ -8,6 +8,7 @@
 #include "codegen/cpu/cpu_jit.h"
 #include "graph/builders.h"
 #include "graph/printer.h"
+#include "passes/passes.h"
 #include "kiln/runtime.h"
 #include "runtime/allocator.h"
 #include "runtime/debug.h"
@@ -94,7 +95,9 @@ void realize(const std::vector<Tensor>& tensors) {
   }
   if (targets.empty()) return;
   if (debug_level() >= 2) std::fprintf(stderr, "---- graph\n%s", graph_str(targets).c_str());
-  Schedule sched = make_schedule(targets);
+  std::vector<NodeRef> optimized = passes::optimize(targets);
+  if (debug_level() >= 2) std::fprintf(stderr, "---- optimized graph\n%s", graph_str(optimized).c_str());
+  Schedule sched = make_schedule(optimized);
   if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
 
   std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
@@ -130,6 +133,9 @@ void realize(const std::vector<Tensor>& tensors) {
     while (!root->realized()) root = root->inputs[0];
     v->set_realized(root->buffer, graph::layout_of(v));
   }
+  // Requested nodes the passes rewrote take the rewritten node's value.
+  for (size_t i = 0; i < targets.size(); ++i)
+    if (optimized[i] != targets[i]) targets[i]->set_realized(optimized[i]->buffer, optimized[i]->layout);
 }
 
 RuntimeStats runtime_stats() {

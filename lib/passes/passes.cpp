@@ -1,0 +1,152 @@
+#include "passes/passes.h"
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "graph/builders.h"
+
+namespace kiln::passes {
+
+namespace {
+
+bool is_full_of(const NodeRef& n, double v) {
+  return n->op == Op::Full && !n->realized() && n->attrs.value.to_double() == v && !n->attrs.value.is_bool();
+}
+
+// Every value of `from` survives a round trip through `via`.
+bool widens(DType from, DType via) {
+  if (from == via) return true;
+  if (is_floating(from) && is_floating(via)) {
+    if (via == kFloat64) return true;
+    if (via == kFloat32) return from != kFloat64;
+    return false;  // f16 and bf16 do not contain each other
+  }
+  if (is_integral(from) && is_integral(via))
+    return element_size(via) > element_size(from) && (is_signed(via) || !is_signed(from));
+  return from == kBool && via != kBool;
+}
+
+std::string key_of(const Node& n, const std::vector<NodeRef>& inputs) {
+  std::string k = fmt::format("{}|{}|{}|{}|{}|{}", int(n.op), int(n.dtype), fmt::join(n.shape, ","),
+                              n.attrs.value.str(), int(n.attrs.dtype), fmt::join(n.attrs.ints, ","));
+  for (const NodeRef& x : inputs) k += fmt::format("|{}", static_cast<const void*>(x.get()));
+  return k;
+}
+
+class Optimizer {
+public:
+  explicit Optimizer(const std::vector<NodeRef>& outputs) {
+    for (const NodeRef& o : outputs) keep_.insert(o.get());
+  }
+
+  NodeRef rebuild(const NodeRef& n) {
+    if (auto it = memo_.find(n.get()); it != memo_.end()) return it->second;
+    NodeRef r = n->realized() ? n : simplify(n);
+    memo_[n.get()] = r;
+    return r;
+  }
+
+private:
+  NodeRef simplify(const NodeRef& n) {
+    std::vector<NodeRef> in;
+    bool changed = false;
+    for (const NodeRef& x : n->inputs) {
+      in.push_back(rebuild(x));
+      changed |= in.back() != x;
+    }
+    // Requested values keep their own node (and buffer): merging one with
+    // another would let a write through one data pointer show in the other.
+    bool requested = keep_.count(n.get()) > 0;
+    if (!requested)
+      if (NodeRef f = fold(*n, in)) return f;
+    std::string key = key_of(*n, in);
+    if (!requested)
+      if (auto it = table_.find(key); it != table_.end()) return it->second;
+    NodeRef r = n;
+    if (changed) {
+      r = std::make_shared<Node>(n->op, n->dtype, n->shape, n->attrs, in);
+      r->requires_grad = n->requires_grad;
+    }
+    table_.emplace(key, r);
+    return r;
+  }
+
+  // A simpler node with the same value, or null.
+  NodeRef fold(const Node& n, const std::vector<NodeRef>& in) {
+    auto same_shape = [&](const NodeRef& x) { return x->shape == n.shape ? x : nullptr; };
+    switch (n.op) {
+      case Op::Mul:
+        if (is_full_of(in[1], 1)) return same_shape(in[0]);
+        if (is_full_of(in[0], 1)) return same_shape(in[1]);
+        break;
+      case Op::Div:
+      case Op::Pow:
+        if (is_full_of(in[1], 1)) return same_shape(in[0]);
+        break;
+      case Op::Copy:
+        if (in[0]->op == Op::Copy && !in[0]->realized()) return in[0];
+        break;
+      case Op::Cast:
+        // A lossless round trip: f32 -> f64 -> f32 is the identity.
+        if (in[0]->op == Op::Cast && !in[0]->realized() && in[0]->inputs[0]->dtype == n.dtype &&
+            widens(n.dtype, in[0]->dtype))
+          return in[0]->inputs[0];
+        break;
+      case Op::Reshape:
+        if (in[0]->shape == n.shape) return in[0];
+        if (in[0]->op == Op::Reshape && !in[0]->realized()) return view(n, in[0]->inputs[0], n.attrs);
+        break;
+      case Op::Permute: {
+        bool identity = true;
+        for (size_t i = 0; i < n.attrs.ints.size(); ++i) identity &= n.attrs.ints[i] == int64_t(i);
+        if (identity) return in[0];
+        if (in[0]->op == Op::Permute && !in[0]->realized()) {
+          Attrs a = n.attrs;
+          for (size_t i = 0; i < a.ints.size(); ++i) a.ints[i] = in[0]->attrs.ints[n.attrs.ints[i]];
+          return view(n, in[0]->inputs[0], a);
+        }
+        break;
+      }
+      case Op::Expand:
+        if (in[0]->op == Op::Expand && !in[0]->realized()) return view(n, in[0]->inputs[0], n.attrs);
+        break;
+      default: break;
+    }
+    return nullptr;
+  }
+
+  // The view op of n applied directly to x (x composes with it: views of x
+  // were valid when built, and their composition is a view of x).
+  NodeRef view(const Node& n, const NodeRef& x, const Attrs& a) {
+    if (!graph::apply_view(n.op, a, graph::layout_of(x))) return nullptr;
+    auto r = std::make_shared<Node>(n.op, n.dtype, n.shape, a, std::vector<NodeRef>{x});
+    r->requires_grad = n.requires_grad;
+    return rebuild_new(r);
+  }
+
+  NodeRef rebuild_new(const NodeRef& r) {
+    if (NodeRef f = fold(*r, r->inputs)) return f;
+    std::string key = key_of(*r, r->inputs);
+    if (auto it = table_.find(key); it != table_.end()) return it->second;
+    table_.emplace(key, r);
+    return r;
+  }
+
+  std::unordered_set<const Node*> keep_;
+  std::unordered_map<const Node*, NodeRef> memo_;
+  std::unordered_map<std::string, NodeRef> table_;
+};
+
+}  // namespace
+
+std::vector<NodeRef> optimize(const std::vector<NodeRef>& outputs) {
+  Optimizer opt(outputs);
+  std::vector<NodeRef> out;
+  for (const NodeRef& o : outputs) out.push_back(opt.rebuild(o));
+  return out;
+}
+
+}  // namespace kiln::passes
