@@ -81,6 +81,8 @@ Tensor operator*(const Scalar& a, const Tensor& b) { return b.mul(a); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return a.div(b); }
 Tensor operator/(const Tensor& a, const Scalar& b) { return a.div(b); }
 Tensor operator/(const Scalar& a, const Tensor& b) { return wrap(graph::binary(Op::Div, a, node_of(b))); }
+Tensor operator%(const Tensor& a, const Tensor& b) { return a.remainder(b); }
+Tensor operator%(const Tensor& a, const Scalar& b) { return a.remainder(b); }
 Tensor operator==(const Tensor& a, const Tensor& b) { return a.eq(b); }
 Tensor operator==(const Tensor& a, const Scalar& b) { return a.eq(b); }
 Tensor operator!=(const Tensor& a, const Tensor& b) { return a.ne(b); }

@@ -361,19 +361,8 @@ Tensor Tensor::pow(const Scalar& e) const {
     throw Error(fmt::format("pow: integers to negative integer powers are not allowed (dtype {}, "
                             "exponent {})",
                             name(dtype()), e.str()));
-  DType t = graph::result_type({n(*this), e});
-  if (is_floating(t)) {
-    // PyTorch routes these exponents to cheaper kernels, which also differ
-    // from pow() at special inputs (pow(-inf, 0.5) is inf, sqrt(-inf) nan).
-    Tensor x = to(t);
-    double v = e.to_double();
-    if (v == 0.5) return x.sqrt();
-    if (v == 2) return x * x;
-    if (v == 3) return x * x * x;
-    if (v == -0.5) return 1 / x.sqrt();
-    if (v == -1) return 1 / x;
-    if (v == -2) return 1 / (x * x);
-  }
+  // (PyTorch's special exponents 2, 3, 0.5, -0.5, -1, -2 take their faster,
+  // differently rounded paths in the CPU backend.)
   return bin(Op::Pow, n(*this), e);
 }
 Tensor Tensor::maximum(const Tensor& o) const { return bin(Op::Maximum, n(*this), n(o)); }
