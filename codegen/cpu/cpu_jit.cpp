@@ -107,7 +107,8 @@ using mlir::Value;
 bool needs_float(Op op) {
   switch (op) {
     case Op::Sqrt: case Op::Exp: case Op::Log: case Op::Sin: case Op::Cos: case Op::Tan:
-    case Op::Tanh: case Op::Sigmoid: case Op::Div:
+    case Op::Tanh: case Op::Sigmoid: case Op::Div: case Op::Exp2: case Op::Log2: case Op::Log1p:
+    case Op::Expm1: case Op::Erf: case Op::Atan2:
       return true;
     default:
       return false;
@@ -393,6 +394,17 @@ public:
       case Op::Exp: return round_to(out, exp(a));
       case Op::Log: return round_to(out, log(a));
       case Op::Sin: case Op::Cos: case Op::Tan: return round_to(out, trig(op, a));
+      case Op::Exp2: return round_to(out, exp2(a));
+      case Op::Log2: return round_to(out, log2(a));
+      case Op::Log1p: return round_to(out, log1p(a));
+      case Op::Expm1: return round_to(out, expm1(a));
+      case Op::Erf: return round_to(out, erf(a));
+      case Op::Atan2: return round_to(out, atan2(a, bb));
+      case Op::Sign: return sign(a, t);
+      case Op::Floor: case Op::Ceil: case Op::Round: case Op::Trunc:
+        // Integers never get here (the graph drops the op); identity anyway.
+        // The result of a float16/bfloat16 value is representable.
+        return fl ? round_float(op, a) : a;
       case Op::Tanh: return round_to(out, b_.create<math::TanhOp>(loc_, a));
       case Op::Sigmoid: {
         Value one = float_const(a.getType(), 1.0);
@@ -413,6 +425,8 @@ public:
       case Op::Pow:
         if (fl) return round_to(out, b_.create<math::PowFOp>(loc_, a, bb));
         return int_pow(a, bb, int_width(t));
+      case Op::Remainder: case Op::Fmod: case Op::FloorDiv: case Op::TruncDiv:
+        return fl ? float_div_family(op, a, bb, out) : int_div_family(op, a, bb, sg);
       case Op::Maximum: case Op::ClampMin: return max_min(a, bb, t, /*max=*/true);
       case Op::Minimum: case Op::ClampMax: return max_min(a, bb, t, /*max=*/false);
       case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
@@ -424,6 +438,26 @@ public:
       default: break;
     }
     return {};  // no lowering: reported by the caller
+  }
+
+  /// pow(x, e) for a float x and a constant e that PyTorch's
+  /// pow_tensor_scalar routes to cheaper kernels: x*x, x*x*x, sqrt(x),
+  /// 1/sqrt(x), 1/x, 1/(x*x). They differ from pow() at special inputs
+  /// (pow(-inf, 0.5) is inf, sqrt(-inf) NaN) and are faster. Null for other
+  /// exponents. float16/bfloat16 round after every step, like the same ops
+  /// written out.
+  Value pow_const(Value x, double e, DType out) {
+    auto r = [&](Value v) { return round_to(out, v); };
+    auto mul = [&](Value p, Value q) { return r(b_.create<arith::MulFOp>(loc_, p, q)); };
+    auto recip = [&](Value v) { return r(b_.create<arith::DivFOp>(loc_, float_const(v.getType(), 1.0), v)); };
+    auto sqrt = [&](Value v) { return r(b_.create<math::SqrtOp>(loc_, v)); };
+    if (e == 2) return mul(x, x);
+    if (e == 3) return mul(mul(x, x), x);
+    if (e == 0.5) return sqrt(x);
+    if (e == -0.5) return recip(sqrt(x));
+    if (e == -1) return recip(x);
+    if (e == -2) return recip(mul(x, x));
+    return {};
   }
 
   // --- Reductions -------------------------------------------------------
@@ -653,7 +687,17 @@ private:
   // log and tanh keep MLIR's approximations (measured <= 1 and <= 5 ulp;
   // log gets a fix for subnormal inputs).
   //
-  // Both expansions round to an integer with the 1.5 * 2^23 trick: fma(x, c,
+  // exp2, log2, log1p, expm1 and erf (f32) are expanded here too; measured
+  // on 79M inputs (every 61st bit pattern plus dense sweeps) against glibc's
+  // f64 functions: exp2 0.85 ulp, log2 0.87, log1p 0.83, expm1 0.98, erf
+  // 1.04. MLIR 16's versions measured: log2 treats subnormals as FLT_MIN
+  // (log2(1e-45) = -126), log1p 2.4 ulp, expm1 78 ulp (2.9 at x = -1), erf
+  // 4.8 ulp; its f32 exp2 is a scalar libm call (30x slower), and its f64
+  // log1p/expm1 lowerings are log(1 + x)/exp(x) - 1 (log1p(1e-30) = 0), so
+  // f64 log1p, expm1, erf and atan2 call libm directly. atan2 (f32 too, via
+  // f64) and fmod (frem) stay scalar libm calls.
+  //
+  // The expansions round to an integer with the 1.5 * 2^23 trick: fma(x, c,
   // M) rounds x*c to an integer (one rounding of the exact product), and its
   // low mantissa bits hold that integer, so no float->int conversion is needed
   // (fptosi would be poison for NaN).
@@ -687,14 +731,285 @@ private:
                          0.00833336077630519866943359, 0.0416664853692054748535156,
                          0.166666671633720397949219, 0.5});
     u = b_.create<arith::AddFOp>(loc_, c(1), fma(b_.create<arith::MulFOp>(loc_, s, s), u, s));
-    Value qi = b_.create<arith::SubIOp>(loc_, bits(t), bits(c(kRoundMagic)));
-    Value q1 = b_.create<arith::ShRSIOp>(loc_, qi, int_const(32, 1));
-    Value q2 = b_.create<arith::SubIOp>(loc_, qi, q1);
-    auto pow2 = [&](Value e) {  // 2^e for a normal exponent e
-      Value biased = b_.create<arith::AddIOp>(loc_, e, int_const(32, 127));
-      return b_.create<arith::BitcastOp>(loc_, f, b_.create<arith::ShLIOp>(loc_, biased, int_const(32, 23)));
-    };
+    return scale2(u, round_magic_int(t));
+  }
+
+  /// The integer in the low bits of t = n + kRoundMagic (|n| < 2^22).
+  Value round_magic_int(Value t) {
+    return b_.create<arith::SubIOp>(loc_, bits(t), bits(float_const(t.getType(), kRoundMagic)));
+  }
+  /// 2^e (f32) for an i32 e with a normal result (-126 <= e <= 127).
+  Value pow2(Value e) {
+    Value biased = b_.create<arith::AddIOp>(loc_, e, int_const(32, 127));
+    return b_.create<arith::BitcastOp>(loc_, f32(), b_.create<arith::ShLIOp>(loc_, biased, int_const(32, 23)));
+  }
+  /// u * 2^q for -252 <= q <= 254, as two factors so that a subnormal
+  /// result is rounded once.
+  Value scale2(Value u, Value q) {
+    Value q1 = b_.create<arith::ShRSIOp>(loc_, q, int_const(32, 1));
+    Value q2 = b_.create<arith::SubIOp>(loc_, q, q1);
     return b_.create<arith::MulFOp>(loc_, b_.create<arith::MulFOp>(loc_, u, pow2(q1)), pow2(q2));
+  }
+  Value fmul(Value a, Value b) { return b_.create<arith::MulFOp>(loc_, a, b); }
+  Value fadd(Value a, Value b) { return b_.create<arith::AddFOp>(loc_, a, b); }
+  Value fsub(Value a, Value b) { return b_.create<arith::SubFOp>(loc_, a, b); }
+  Value fdiv(Value a, Value b) { return b_.create<arith::DivFOp>(loc_, a, b); }
+  Value iadd(Value a, Value b) { return b_.create<arith::AddIOp>(loc_, a, b); }
+  Value iand(Value a, Value b) { return b_.create<arith::AndIOp>(loc_, a, b); }
+  Value ior(Value a, Value b) { return b_.create<arith::OrIOp>(loc_, a, b); }
+  Value from_bits(Value i) { return b_.create<arith::BitcastOp>(loc_, f32(), i); }
+  Value sitofp(Value i) { return b_.create<arith::SIToFPOp>(loc_, f32(), i); }
+  /// x clamped to [lo, hi]; ordered compares let NaN through.
+  Value clampf(Value x, double lo, double hi) {
+    Type f = x.getType();
+    x = select(cmpf(arith::CmpFPredicate::OLT, x, float_const(f, lo)), float_const(f, lo), x);
+    return select(cmpf(arith::CmpFPredicate::OGT, x, float_const(f, hi)), float_const(f, hi), x);
+  }
+
+  /// A call of the C library function `name` (declared in the module on
+  /// first use); the result has the first argument's type. For f64 and
+  /// for ops whose f32 expansion is not worth it (atan2): scalar calls.
+  Value libm(const char* name, std::vector<Value> args) {
+    auto module = b_.getInsertionBlock()->getParentOp()->getParentOfType<mlir::ModuleOp>();
+    auto fn = module.lookupSymbol<func::FuncOp>(name);
+    if (!fn) {
+      OpBuilder mb(ctx_);
+      mb.setInsertionPointToStart(module.getBody());
+      std::vector<Type> in;
+      for (Value v : args) in.push_back(v.getType());
+      fn = mb.create<func::FuncOp>(loc_, name, mb.getFunctionType(in, {args[0].getType()}));
+      fn.setPrivate();
+    }
+    return b_.create<func::CallOp>(loc_, fn, args).getResult(0);
+  }
+
+  /// 2^x, <= 1 ulp (Sleef's exp2f_u10 scheme): x = q + s with q = rint(x)
+  /// (exact), |s| <= 1/2, 2^s = 1 + s P(s), times 2^q as in exp. Clamping x
+  /// to [-151, 129] gives 0 and inf outside; NaN stays NaN.
+  Value exp2(Value x) {
+    if (x.getType().isF64()) return b_.create<math::Exp2Op>(loc_, x);
+    Type f = x.getType();
+    Value xc = clampf(x, -151, 129);
+    Value t = fadd(xc, float_const(f, kRoundMagic));
+    Value s = fsub(xc, fsub(t, float_const(f, kRoundMagic)));
+    Value u = horner(s, {0.1535920892e-3, 0.1339262701e-2, 0.9618384764e-2, 0.5550347269e-1, 0.2402264476e+0,
+                         0.6931471825e+0});
+    return scale2(fma(u, s, float_const(f, 1)), round_magic_int(t));
+  }
+
+  /// x = 2^k m with m in [sqrt(2)/2, sqrt(2)) for a positive normal x:
+  /// {k as f32, m}.
+  std::pair<Value, Value> split_log(Value x) {
+    Value ix = iadd(bits(x), int_const(32, 0x3f800000 - 0x3f3504f3));
+    Value k = b_.create<arith::SubIOp>(loc_, b_.create<arith::ShRSIOp>(loc_, ix, int_const(32, 23)),
+                                      int_const(32, 0x7f));
+    Value m = from_bits(iadd(iand(ix, int_const(32, 0x007fffff)), int_const(32, 0x3f3504f3)));
+    return {sitofp(k), m};
+  }
+  /// fdlibm's log kernel: for f in [sqrt(2)/2 - 1, sqrt(2) - 1], with
+  /// s = f/(2+f), log(1+f) = f - hfsq + s (hfsq + R(s^2)), hfsq = f^2/2.
+  /// Returns {hfsq, s (hfsq + R)}.
+  std::pair<Value, Value> log_kernel(Value f) {
+    Type t = f.getType();
+    Value s = fdiv(f, fadd(float_const(t, 2), f));
+    Value z = fmul(s, s), w = fmul(z, z);
+    Value t1 = fmul(w, fadd(float_const(t, 0.40000972152), fmul(w, float_const(t, 0.24279078841))));
+    Value t2 = fmul(z, fadd(float_const(t, 0.66666662693), fmul(w, float_const(t, 0.28498786688))));
+    Value hfsq = fmul(float_const(t, 0.5), fmul(f, f));
+    return {hfsq, fmul(s, fadd(hfsq, fadd(t2, t1)))};
+  }
+
+  /// log2, <= 1 ulp (musl's log2f): log2(2^k m) = k + log(m)/ln2, with
+  /// log(m) split in hi + lo so that the product with 1/ln2 (also split)
+  /// keeps the bits. Exact at powers of 2. Subnormals are scaled by 2^25.
+  Value log2(Value x) {
+    if (x.getType().isF64()) return b_.create<math::Log2Op>(loc_, x);
+    Type t = x.getType();
+    auto c = [&](double v) { return float_const(t, v); };
+    Value sub = cmpf(arith::CmpFPredicate::OLT, x, c(0x1p-126));
+    auto [kf, m] = split_log(select(sub, fmul(x, c(0x1p25)), x));
+    kf = select(sub, fsub(kf, c(25)), kf);
+    Value f = fsub(m, c(1));
+    auto [hfsq, r] = log_kernel(f);
+    Value hi = from_bits(iand(bits(fsub(f, hfsq)), int_const(32, 0xfffff000)));
+    Value lo = fadd(fsub(fsub(f, hi), hfsq), r);
+    const double ivln2hi = 1.4428710938e+00, ivln2lo = -1.7605285393e-04;
+    Value res = fadd(fadd(fadd(fmul(fadd(lo, hi), c(ivln2lo)), fmul(lo, c(ivln2hi))), fmul(hi, c(ivln2hi))), kf);
+    // log2(inf) = inf, log2(+-0) = -inf, log2(x < 0) = log2(NaN) = NaN.
+    res = select(cmpf(arith::CmpFPredicate::OEQ, x, c(INFINITY)), x, res);
+    res = select(cmpf(arith::CmpFPredicate::OEQ, x, c(0)), c(-INFINITY), res);
+    return select(cmpf(arith::CmpFPredicate::ULT, x, c(0)), c(NAN), res);
+  }
+
+  /// log(1 + x), <= 1 ulp (musl's log1pf): u = 1 + x = 2^k m; log1p(x) =
+  /// k ln2 + log(m) + c, where c = (1 + x - u)/u corrects the rounding of u.
+  /// When k = 0, f = x is used directly (exact), so tiny x give x.
+  Value log1p(Value x) {
+    if (x.getType().isF64()) return libm("log1p", {x});
+    Type t = x.getType();
+    auto c = [&](double v) { return float_const(t, v); };
+    Value u = fadd(c(1), x);
+    auto [kf, m] = split_log(u);
+    Value k0 = cmpf(arith::CmpFPredicate::OEQ, kf, c(0));
+    Value big = cmpf(arith::CmpFPredicate::OGE, kf, c(2));
+    Value corr = select(big, fsub(c(1), fsub(u, x)), fsub(x, fsub(u, c(1))));
+    Value cu = select(k0, c(0), fdiv(corr, u));
+    Value f = select(k0, x, fsub(m, c(1)));
+    auto [hfsq, r] = log_kernel(f);
+    const double ln2_hi = 6.9313812256e-01, ln2_lo = 9.0580006145e-06;
+    Value res = fadd(fadd(fsub(fadd(r, fadd(fmul(kf, c(ln2_lo)), cu)), hfsq), f), fmul(kf, c(ln2_hi)));
+    // log1p(inf) = inf, log1p(-1) = -inf, log1p(x < -1) = log1p(NaN) = NaN; -0 stays.
+    res = select(cmpf(arith::CmpFPredicate::OEQ, x, c(INFINITY)), x, res);
+    res = select(cmpf(arith::CmpFPredicate::OEQ, x, c(-1)), c(-INFINITY), res);
+    res = select(cmpf(arith::CmpFPredicate::OEQ, x, c(0)), x, res);
+    return select(cmpf(arith::CmpFPredicate::ULT, x, c(-1)), c(NAN), res);
+  }
+
+  /// e^x - 1, <= 1 ulp: x = q ln2 + s, expm1(s) = s + s^2 P(s) (P: a
+  /// degree-7 fit on |s| < ln2, relative error 3e-10), then
+  /// 2^q (1 + expm1(s)) - 1 (below). For |x| < 1.5 ln2, q = trunc(x/ln2):
+  /// q = 0 gives s = x exactly and the result expm1(s), q = +-1 an s of x's
+  /// sign, so nothing cancels; beyond, q = rint(x/ln2), |s| <= ln2/2.
+  Value expm1(Value x) {
+    if (x.getType().isF64()) return libm("expm1", {x});
+    Type t = x.getType();
+    auto c = [&](double v) { return float_const(t, v); };
+    Value xc = clampf(x, -30, 89);
+    Value y = fmul(xc, c(1.442695040888963407));
+    Value near = cmpf(arith::CmpFPredicate::OLT, b_.create<math::AbsFOp>(loc_, xc), c(1.0397207708399179));
+    Value n = select(near, b_.create<LLVMD::FTruncOp>(loc_, y), fsub(fadd(y, c(kRoundMagic)), c(kRoundMagic)));
+    Value s = fma(n, c(-0.693145751953125), xc);
+    s = fma(n, c(-1.428606765330187045e-06), s);
+    Value p = horner(s, {2.7799068627774403e-06, 2.5067716636004722e-05, 0.0001984054295867658,
+                         0.001388808851175529, 0.008333334032161823, 0.04166667436225617, 0.16666666665617333,
+                         0.4999999998844441});
+    Value em1 = fma(fmul(s, s), p, s);
+    Value q = round_magic_int(fadd(n, c(kRoundMagic)));
+    auto isub = [&](Value a, Value b) { return b_.create<arith::SubIOp>(loc_, a, b); };
+    // q <= 0: 2^q em1 + (2^q - 1), one rounding (2^q - 1 is exact or
+    // negligibly off).
+    Value sc = pow2(q);
+    Value neg = fma(sc, em1, fsub(sc, c(1)));
+    // q > 0: (1 + em1 - 2^-q) 2^q, with 1 + em1 = S + e exactly (Fast2Sum)
+    // and (S + (e - 2^-q)) rounded once; scaled by 2^(q-1) and 2 so that
+    // q = 128 works.
+    Value S = fadd(c(1), em1);
+    Value e = fsub(em1, fsub(S, c(1)));
+    Value qm = b_.create<arith::MinSIOp>(loc_, q, int_const(32, 100));
+    Value pos = fmul(fmul(fadd(S, fsub(e, pow2(isub(int_const(32, 0), qm)))), pow2(isub(q, int_const(32, 1)))), c(2));
+    Value res = select(cmpi(arith::CmpIPredicate::sgt, q, int_const(32, 0)), pos, neg);
+    return select(cmpf(arith::CmpFPredicate::OEQ, x, c(0)), x, res);  // -0 stays
+  }
+
+  /// erf, f32 within ~1 ulp: |x| < 1: x + x Q(x^2) (Q: degree 6, abs error
+  /// 1.3e-9); 1 <= |x| < 3.92: 1 - e^(-x^2) R(x) (R = erfc(x) e^(x^2): degree
+  /// 12 in x - 2.46, relative error 5e-9); beyond, 1 (clamped). Both are
+  /// evaluated, so the loop stays branch-free.
+  Value erf(Value x) {
+    if (x.getType().isF64()) return libm("erf", {x});
+    Type t = x.getType();
+    auto c = [&](double v) { return float_const(t, v); };
+    Value ax = b_.create<math::AbsFOp>(loc_, x);
+    Value qa = horner(fmul(ax, ax), {7.875875062685488e-05, -0.000801686428716587, 0.005189087423433974,
+                                      -0.026854212010626412, 0.11283594715160218, -0.37612626666720334,
+                                      0.12837916584835093});
+    Value ra = fma(ax, qa, ax);
+    Value xb = clampf(ax, 1, 3.92);
+    Value rb = horner(fsub(xb, c(2.46)),
+                      {1.1478536031503992e-07, -4.715333318727193e-07, 1.1019564120759728e-06, -4.201487704922703e-06,
+                       1.7706697232744335e-05, -6.485340136449394e-05, 0.00022814863657701626,
+                       -0.0007858759773517427, 0.002618979245387672, -0.00840841488917836, 0.02592234478617758,
+                       -0.07638142701704059, 0.21382067722012252});
+    Value e = exp(b_.create<arith::NegFOp>(loc_, fmul(xb, xb)));
+    rb = fma(b_.create<arith::NegFOp>(loc_, e), rb, c(1));
+    Value r = select(cmpf(arith::CmpFPredicate::OLT, ax, c(1)), ra, rb);
+    return b_.create<math::CopySignOp>(loc_, r, x);
+  }
+
+  /// atan2 through libm's f64 atan2 (scalar calls; glibc's atan2f is off by
+  /// up to 1.4 ulp, the f64 result rounded to f32 by <= 0.5 ulp).
+  Value atan2(Value y, Value x) {
+    if (y.getType().isF64()) return libm("atan2", {y, x});
+    Type f64 = mlir::Float64Type::get(ctx_);
+    Value r = libm("atan2", {b_.create<arith::ExtFOp>(loc_, f64, y), b_.create<arith::ExtFOp>(loc_, f64, x)});
+    return b_.create<arith::TruncFOp>(loc_, f32(), r);
+  }
+
+  /// -1, 0 or 1 (NaN: 0); bool: itself.
+  Value sign(Value a, DType t) {
+    if (t == kBool) return a;
+    Type ty = a.getType();
+    Value z = zero(ty);
+    bool fl = is_floating(t);
+    auto one = [&](double v) { return fl ? float_const(ty, v) : int_const(int_width(t), uint64_t(int64_t(v))); };
+    Value pos = fl ? cmpf(arith::CmpFPredicate::OGT, a, z)
+                   : cmpi(is_signed(t) ? arith::CmpIPredicate::sgt : arith::CmpIPredicate::ne, a, z);
+    if (!fl && !is_signed(t)) return select(pos, one(1), z);
+    Value neg = fl ? cmpf(arith::CmpFPredicate::OLT, a, z) : cmpi(arith::CmpIPredicate::slt, a, z);
+    return select(pos, one(1), select(neg, one(-1), z));
+  }
+
+  /// floor, ceil, trunc, round (half to even) as the LLVM intrinsics
+  /// (vroundps on x86).
+  Value round_float(Op op, Value a) {
+    switch (op) {
+      case Op::Floor: return b_.create<LLVMD::FFloorOp>(loc_, a);
+      case Op::Ceil: return b_.create<LLVMD::FCeilOp>(loc_, a);
+      case Op::Trunc: return b_.create<LLVMD::FTruncOp>(loc_, a);
+      default: return b_.create<LLVMD::RoundEvenOp>(loc_, a);
+    }
+  }
+
+  /// Float remainder, fmod, floor_divide, trunc_divide as PyTorch's CPU
+  /// kernels. fmod is C's (frem: a libm call, exact); remainder adds the
+  /// divisor when the signs differ; floor_divide is c10's div_floor_floating
+  /// (b == 0: a/b; else (a - fmod(a, b))/b, minus 1 when the signs differ,
+  /// rounded to the nearest integer; a zero quotient gets the sign of a/b).
+  /// trunc_divide truncates a/b rounded to the dtype (as PyTorch's
+  /// vectorized float16/bfloat16 path does).
+  Value float_div_family(Op op, Value a, Value b, DType out) {
+    Type t = a.getType();
+    auto c = [&](double v) { return float_const(t, v); };
+    using P = arith::CmpFPredicate;
+    if (op == Op::TruncDiv) return b_.create<LLVMD::FTruncOp>(loc_, round_to(out, fdiv(a, b)));
+    Value m = b_.create<arith::RemFOp>(loc_, a, b);
+    if (op == Op::Fmod) return round_to(out, m);
+    // (m != 0) && ((b < 0) != (m < 0)), as in C (NaN != 0 is true).
+    Value differ = iand(cmpf(P::UNE, m, c(0)),
+                        b_.create<arith::XOrIOp>(loc_, cmpf(P::OLT, b, c(0)), cmpf(P::OLT, m, c(0))));
+    if (op == Op::Remainder) return round_to(out, select(differ, fadd(m, b), m));
+    Value q = fdiv(a, b);
+    Value d = fdiv(fsub(a, m), b);
+    d = select(differ, fsub(d, c(1)), d);
+    Value fl = b_.create<LLVMD::FFloorOp>(loc_, d);
+    fl = select(cmpf(P::OGT, fsub(d, fl), c(0.5)), fadd(fl, c(1)), fl);
+    Value r = select(cmpf(P::UNE, d, c(0)), fl, b_.create<math::CopySignOp>(loc_, c(0), q));
+    return round_to(out, select(cmpf(P::OEQ, b, c(0)), q, r));
+  }
+
+  /// Integer remainder (sign of the divisor), fmod (sign of the dividend),
+  /// floor and truncating division; uint8 and bool unsigned. A divisor of 0
+  /// never gets here (the API raises ZeroDivisionError) but must not trap:
+  /// it and -1 (INT_MIN / -1 overflows; x86 traps) divide by 1 instead, and
+  /// -1 gives -a and 0 (wrapping, as PyTorch's int8/int16 results).
+  Value int_div_family(Op op, Value a, Value b, bool sg) {
+    using P = arith::CmpIPredicate;
+    Type t = a.getType();
+    Value z = zero(t), one = int_const(t.getIntOrFloatBitWidth(), 1);
+    if (!sg) {
+      Value bs = select(cmpi(P::eq, b, z), one, b);
+      if (op == Op::Remainder || op == Op::Fmod) return b_.create<arith::RemUIOp>(loc_, a, bs);
+      return b_.create<arith::DivUIOp>(loc_, a, bs);
+    }
+    Value minus1 = cmpi(P::eq, b, int_const(t.getIntOrFloatBitWidth(), ~0ull));
+    Value bs = select(ior(cmpi(P::eq, b, z), minus1), one, b);
+    Value r = b_.create<arith::RemSIOp>(loc_, a, bs);  // 0 for b = -1 too
+    Value q = select(minus1, b_.create<arith::SubIOp>(loc_, z, a), b_.create<arith::DivSIOp>(loc_, a, bs));
+    if (op == Op::Fmod) return r;
+    if (op == Op::TruncDiv) return q;
+    Value differ = iand(cmpi(P::ne, r, z), b_.create<arith::XOrIOp>(loc_, cmpi(P::slt, r, z), cmpi(P::slt, b, z)));
+    if (op == Op::Remainder) return select(differ, iadd(r, b), r);
+    return select(differ, b_.create<arith::SubIOp>(loc_, q, one), q);  // FloorDiv
   }
 
   /// MLIR's f32 log approximation (<= 1 ulp) treats subnormal inputs as
@@ -1370,7 +1685,12 @@ private:
         DType t = k_.body[size_t(in.operands[0])].dtype;
         DType cond = t;
         if (in.op == Op::Where) t = k_.body[size_t(in.operands[1])].dtype;
-        v_[i] = s.compute(in.op, t, in.dtype, ops, cond);
+        // pow with a constant exponent may take a special path.
+        const Instr& e = k_.body[size_t(in.operands.back())];
+        Value v;
+        if (in.op == Op::Pow && is_floating(t) && e.kind == Instr::Kind::Const)
+          v = s.pow_const(ops[0], e.value.to_double(), in.dtype);
+        v_[i] = v ? v : s.compute(in.op, t, in.dtype, ops, cond);
         if (!v_[i]) invalid(k_, i, std::string("no CPU lowering for op ") + op_name(in.op));
         break;
       }

@@ -87,7 +87,8 @@ void Tensor::backward(const Tensor& gradient, bool create_graph) const {
     if (!node->meta) continue;
     Tensor& slot = node->meta->grad;
     if (!slot.defined()) {
-      slot = wrap(graph::copy(g));  // a tensor of its own
+      // A gradient is laid out like a fresh tensor, not as a broadcast view.
+      slot = wrap(is_view(g->op) ? graph::copy(g) : g);
     } else {
       slot.impl()->assign(graph::binary(Op::Add, node_of(slot), g));  // accumulates in place
     }
