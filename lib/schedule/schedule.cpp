@@ -191,7 +191,9 @@ public:
   }
 
   /// Materialized nodes this kernel reads.
-  const std::map<Node*, NodeRef>& deps() const { return deps_; }
+  /// In the order the kernel first reads them (never by address: the
+  /// schedule must not depend on where nodes sit in memory).
+  const std::vector<NodeRef>& deps() const { return deps_; }
 
   ScheduledKernel finish(const Shape& iter_shape) {
     ScheduledKernel sk;
@@ -238,7 +240,7 @@ private:
       if (!next) throw NeedMaterialize{chain[i].input};
       l = *next;
     }
-    if (!n->realized()) deps_[n.get()] = n;
+    if (!n->realized()) add_dep(n);
     Instr in;
     in.kind = Instr::Kind::Load;
     in.dtype = n->dtype;
@@ -296,7 +298,7 @@ private:
       istrides.push_back(ls.strides[n->attrs.ints[r + j - 1]]);
       in.operands.push_back(emit(n->inputs[j], chain));
     }
-    if (!src->realized()) deps_[src.get()] = src;
+    if (!src->realized()) add_dep(src);
     in.arg = add_arg(src, l, false, src->dtype, istrides);
     ops_.push_back("index");
     return push(in);
@@ -387,7 +389,10 @@ private:
   std::vector<Layout> layouts_;
   std::vector<Shape> index_strides_;
   std::unordered_map<std::string, int> memo_;
-  std::map<Node*, NodeRef> deps_;
+  void add_dep(const NodeRef& n) {
+    if (std::find(deps_.begin(), deps_.end(), n) == deps_.end()) deps_.push_back(n);
+  }
+  std::vector<NodeRef> deps_;
   std::vector<std::string> ops_;
   int fused_count_ = 0;
   int reduce_rank_ = 0;
@@ -417,15 +422,15 @@ Schedule build(const std::vector<NodeRef>& targets, const std::vector<NodeRef>& 
   for (const NodeRef& f : forced) add(f);
 
   // Discover every materialized node and what each one reads.
-  std::unordered_map<Node*, std::set<Node*>> deps;
+  std::unordered_map<Node*, std::vector<Node*>> deps;
   std::unordered_map<Node*, NodeRef> refs;
   for (size_t i = 0; i < work.size(); ++i) {
     NodeRef n = work[i];
     refs[n.get()] = n;
     Emitter e(mat);
     for (const Unit& u : units_of(n)) e.add_output(u);
-    for (auto& [d, ref] : e.deps()) {
-      deps[n.get()].insert(d);
+    for (const NodeRef& ref : e.deps()) {
+      deps[n.get()].push_back(ref.get());
       add(ref);  // view_scatter nodes are met here first
     }
   }
