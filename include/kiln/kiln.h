@@ -10,3 +10,4 @@
 #include "kiln/runtime.h"
 #include "kiln/scalar.h"
 #include "kiln/tensor.h"
+#include "kiln/text.h"

@@ -1,0 +1,46 @@
+#pragma once
+// kilnc's compilation targets. The target-neutral stages (graph, grad,
+// optimized, schedule, kernel) come before; a target adds its own stages,
+// each an emitter of one kernel's code, and runs programs.
+//
+// Adding a target (cuda: CUDA C++ -> NVRTC -> PTX) is one more entry in
+// targets(): its stages and a factory for its backend.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel/kernel.h"
+#include "kiln/tensor.h"
+
+namespace kilnc {
+
+struct Stage {
+  std::string name;     // what --emit takes
+  std::string help;     // one line for --help
+  std::string comment;  // the stage's line-comment prefix ("//", ";", "#")
+};
+
+/// A backend that exists in this build.
+class Backend {
+public:
+  virtual ~Backend() = default;
+  /// One kernel's code at `stage` (one of the target's stages).
+  virtual std::string emit(const std::string& stage, const kiln::Kernel& k) const = 0;
+  /// Computes the tensors (their graphs run on this target).
+  virtual void run(const std::vector<kiln::Tensor>& outputs) const = 0;
+};
+
+struct Target {
+  std::string name;
+  std::string help;
+  std::vector<Stage> stages;
+  /// The backend; throws kiln::Error when the target is not supported yet.
+  std::function<std::unique_ptr<Backend>()> make;
+};
+
+/// Every target kilnc knows, the default (cpu) first.
+const std::vector<Target>& targets();
+const Target* find_target(const std::string& name);
+
+}  // namespace kilnc
