@@ -210,3 +210,13 @@ TEST(Casts, ToFollowsPyTorch) {
   EXPECT_EQ(tensor({65520.}).to(kFloat16).to(kFloat32).item<float>(), INFINITY);
   EXPECT_TRUE(tensor({std::nan("")}).to(kBool).item<bool>());
 }
+
+TEST(Laziness, VeryDeepGraphsAreComputedOnTheWay) {
+  // Far deeper than any recursion over the graph could go.
+  auto x = zeros({3});
+  auto y = x;
+  for (int i = 0; i < 100000; ++i) y = y + 1;
+  for (int i = 0; i < 100000; ++i) x.add_(1);
+  EXPECT_EQ(y.to_vector<float>(), std::vector<float>(3, 100000.f));
+  EXPECT_EQ(x.to_vector<float>(), std::vector<float>(3, 100000.f));
+}

@@ -214,8 +214,8 @@ Shape infer_shape(const Shape& shape, int64_t n, const char* op) {
       infer = int64_t(i);
     } else if (shape[i] < 0) {
       throw Error(fmt::format("{}: invalid shape dimension {} in {}", op, shape[i], shape_str(shape)));
-    } else {
-      known *= shape[i];
+    } else if (__builtin_mul_overflow(known, shape[i], &known)) {
+      throw Error(fmt::format("{}: shape {} has too many elements", op, shape_str(shape)));
     }
   }
   if (infer >= 0) {

@@ -1,5 +1,6 @@
 #include "graph/node.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace kiln {
@@ -22,6 +23,7 @@ Node::Node(Op op, DType dtype, Shape shape, Attrs attrs, std::vector<NodeRef> in
     : op(op), dtype(dtype), shape(std::move(shape)), attrs(std::move(attrs)),
       inputs(std::move(inputs)) {
   g_nodes_alive.fetch_add(1, std::memory_order_relaxed);
+  for (const NodeRef& x : this->inputs) depth = std::max(depth, x->depth + 1);
 }
 
 Node::~Node() {
@@ -45,6 +47,7 @@ void Node::set_realized(std::shared_ptr<Buffer> buf, Layout l) {
   buffer = std::move(buf);
   layout = std::move(l);
   if (!requires_grad || grad_leaf) inputs.clear();
+  depth = 0;
 }
 
 namespace {

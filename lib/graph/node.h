@@ -66,6 +66,11 @@ struct Node {
   // since their gradient is built from them.
   bool requires_grad = false;
   bool grad_leaf = false;
+  /// Longest chain of unrealized nodes below (0 for a realized node): the
+  /// passes walk graphs recursively, so the Tensor API computes values that
+  /// would sit too deep (kMaxDepth) before building on them.
+  uint32_t depth = 0;
+  static constexpr uint32_t kMaxDepth = 1000;
   std::shared_ptr<AutogradMeta> meta;
 
   Node(Op op, DType dtype, Shape shape, Attrs attrs, std::vector<NodeRef> inputs);

@@ -61,6 +61,8 @@ void TensorImpl::rebind(NodeRef v) {
   }
   node_ = std::move(v);
   version_++;
+  // 10^5 in-place updates must not build a graph too deep to walk.
+  if (node_->depth > Node::kMaxDepth) Tensor(std::make_shared<TensorImpl>(node_)).realize();
 }
 
 void TensorImpl::set_requires_grad(bool on) {
@@ -93,6 +95,12 @@ Tensor TensorImpl::make_view(const std::shared_ptr<TensorImpl>& self, NodeRef vi
     impl->base_version_ = impl->base_->version_;
   }
   return Tensor(impl);
+}
+
+Tensor wrap(NodeRef n) {
+  Tensor t(std::make_shared<TensorImpl>(std::move(n)));
+  if (t.impl()->node()->depth > Node::kMaxDepth) t.realize();
+  return t;
 }
 
 Tensor view_of(const Tensor& t, NodeRef v, Op op, const Attrs& attrs) {

@@ -43,6 +43,7 @@ inline const NodeRef& node_of(const Tensor& t) {
   if (!t.defined()) throw Error("kiln: operation on an undefined tensor");
   return t.impl()->node();
 }
-inline Tensor wrap(NodeRef n) { return Tensor(std::make_shared<TensorImpl>(std::move(n))); }
+/// A new tensor for `n` (computed now if its graph got too deep to walk).
+Tensor wrap(NodeRef n);
 
 }  // namespace kiln
