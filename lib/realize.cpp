@@ -7,13 +7,13 @@
 
 #include "codegen/cpu/cpu_jit.h"
 #include "graph/builders.h"
-#include "graph/printer.h"
 #include "passes/passes.h"
 #include "kiln/runtime.h"
 #include "runtime/allocator.h"
 #include "runtime/debug.h"
 #include "runtime/thread_pool.h"
 #include "schedule/schedule.h"
+#include "text/printer.h"
 #include "tensor/tensor_impl.h"
 
 namespace kiln {
@@ -94,9 +94,9 @@ void realize(const std::vector<Tensor>& tensors) {
     if (!n->realized()) targets.push_back(n);
   }
   if (targets.empty()) return;
-  if (debug_level() >= 2) std::fprintf(stderr, "---- graph\n%s", graph_str(targets).c_str());
+  if (debug_level() >= 2) std::fprintf(stderr, "---- graph\n%s", text::print(targets).c_str());
   std::vector<NodeRef> optimized = passes::optimize(targets);
-  if (debug_level() >= 2) std::fprintf(stderr, "---- optimized graph\n%s", graph_str(optimized).c_str());
+  if (debug_level() >= 2) std::fprintf(stderr, "---- optimized graph\n%s", text::print(optimized).c_str());
   Schedule sched = make_schedule(optimized);
   if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
 
