@@ -103,7 +103,7 @@ BENCHMARK(BM_TriadBandwidth)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Use
 // structure each iteration, so each realize compiles once.
 void BM_KilnCompileChain(benchmark::State& state) {
   kiln::Tensor x = kiln::rand({1024}), y = kiln::rand({1024});
-  double salt = 0.25;
+  static double salt = 0.25;  // never repeats, even across repetitions
   for (auto _ : state) {
     salt += 1;
     kiln::Tensor out = ((kiln::sin(x) * y + salt).exp() - x).abs().sqrt() * 0.5 + y.tanh();
