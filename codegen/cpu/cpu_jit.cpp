@@ -104,21 +104,6 @@ using mlir::Value;
   throw Error("kiln: failed to compile kernel " + k.name + ": %" + std::to_string(i) + ": " + why);
 }
 
-bool needs_float(Op op) {
-  switch (op) {
-    case Op::Sqrt: case Op::Exp: case Op::Log: case Op::Sin: case Op::Cos: case Op::Tan:
-    case Op::Tanh: case Op::Sigmoid: case Op::Div: case Op::Exp2: case Op::Log2: case Op::Log1p:
-    case Op::Expm1: case Op::Erf: case Op::Atan2:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_comparison(Op op) {
-  return op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Le || op == Op::Gt ||
-         op == Op::Ge;
-}
 
 /// The stage an instruction's value belongs to in a reduction kernel: 0 runs
 /// per element of the reduced dims, 1 once per output element. A Reduce is
@@ -208,7 +193,7 @@ void validate(const Kernel& k) {
         for (size_t n = 0; n < in.operands.size(); ++n)
           if (dt(n) != dt(0)) bad();
         if (is_comparison(in.op) ? in.dtype != kBool : in.dtype != dt(0)) bad();
-        if (needs_float(in.op) && !is_floating(dt(0))) bad();
+        if (is_float_math(in.op) && !is_floating(dt(0))) bad();
         break;
       }
     }

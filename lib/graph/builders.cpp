@@ -40,21 +40,6 @@ std::string dtype_list(const std::vector<NodeRef>& xs) {
   return s;
 }
 
-bool is_float_only(Op op) {
-  switch (op) {
-    case Op::Sqrt: case Op::Exp: case Op::Log: case Op::Sin: case Op::Cos: case Op::Tan:
-    case Op::Tanh: case Op::Sigmoid: case Op::Div: case Op::Exp2: case Op::Log2: case Op::Log1p:
-    case Op::Expm1: case Op::Erf: case Op::Atan2:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_comparison(Op op) {
-  return op == Op::Eq || op == Op::Ne || op == Op::Lt || op == Op::Le || op == Op::Gt || op == Op::Ge;
-}
-
 }  // namespace
 
 DType result_type(const std::vector<Operand>& ops) {
@@ -128,14 +113,14 @@ NodeRef unary(Op op, const NodeRef& x) {
   if (op == Op::LogicalNot) return make(op, kBool, x->shape, {x});
   // Rounding an integer changes nothing.
   if (!is_floating(t) && (op == Op::Floor || op == Op::Ceil || op == Op::Round || op == Op::Trunc)) return x;
-  if (is_float_only(op) && !is_floating(t)) return make(op, kFloat32, x->shape, {cast(x, kFloat32)});
+  if (is_float_math(op) && !is_floating(t)) return make(op, kFloat32, x->shape, {cast(x, kFloat32)});
   return make(op, t, x->shape, {x});
 }
 
 NodeRef binary(Op op, const Operand& a, const Operand& b) {
   const char* opname = op_name(op);
   DType compute = result_type({a, b});
-  if (is_float_only(op) && !is_floating(compute)) compute = kFloat32;
+  if (is_float_math(op) && !is_floating(compute)) compute = kFloat32;
   if (op == Op::Sub && compute == kBool)
     throw Error("sub: subtracting two bool tensors is not supported; use logical_xor() or "
                 "logical_not() instead");

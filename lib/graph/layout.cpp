@@ -11,6 +11,12 @@ int64_t numel(const Shape& s) {
   return n;
 }
 
+Shape all_dims(int64_t n) {
+  Shape s(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) s[i] = i;
+  return s;
+}
+
 std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {

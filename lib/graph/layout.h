@@ -31,6 +31,8 @@ struct Layout {
 };
 
 int64_t numel(const Shape& s);
+/// [0, 1, ..., n-1]: every dim of a rank-n tensor.
+Shape all_dims(int64_t n);
 std::string shape_str(const Shape& s);  // "[2, 3]"
 /// Wraps a possibly negative dim into [0, ndim); throws naming `op` if out of range.
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);

@@ -9,7 +9,7 @@ namespace {
 std::atomic<int64_t> g_nodes_alive{0};
 
 constexpr OpInfo kOpTable[] = {
-#define OP(E, name, kind, arity) {name, OpKind::kind, arity},
+#define OP(E, name, kind, arity, traits) {name, OpKind::kind, arity, OpTraits::traits},
 #include "graph/ops.def"
 #undef OP
 };

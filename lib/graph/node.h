@@ -13,22 +13,29 @@
 namespace kiln {
 
 enum class Op : uint8_t {
-#define OP(E, name, kind, arity) E,
+#define OP(E, name, kind, arity, traits) E,
 #include "graph/ops.def"
 #undef OP
 };
 
 enum class OpKind : uint8_t { Leaf, Elementwise, View, Scatter, Reduce, Scan, Gather };
 
+enum class OpTraits : uint8_t { None, FloatMath, Compare };
+
 struct OpInfo {
   const char* name;
   OpKind kind;
   int arity;
+  OpTraits traits;
 };
 const OpInfo& op_info(Op op);
 inline const char* op_name(Op op) { return op_info(op).name; }
 inline bool is_elementwise(Op op) { return op_info(op).kind == OpKind::Elementwise; }
 inline bool is_view(Op op) { return op_info(op).kind == OpKind::View; }
+/// Integer inputs are computed as float32 (sqrt, exp, true division, ...).
+inline bool is_float_math(Op op) { return op_info(op).traits == OpTraits::FloatMath; }
+/// A bool result of two operands of one dtype.
+inline bool is_comparison(Op op) { return op_info(op).traits == OpTraits::Compare; }
 inline bool is_reduce(Op op) {
   return op_info(op).kind == OpKind::Reduce || op_info(op).kind == OpKind::Scan;
 }

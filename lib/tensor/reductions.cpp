@@ -13,12 +13,6 @@ namespace kiln {
 
 namespace {
 
-Shape all_dims(int64_t n) {
-  Shape s(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) s[i] = i;
-  return s;
-}
-
 // The reduced dims, wrapped; empty means all.
 Shape resolve_dims(const Tensor& x, const Shape& dims, const char* op) {
   if (dims.empty()) return all_dims(x.dim());

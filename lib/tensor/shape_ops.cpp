@@ -7,16 +7,6 @@
 
 namespace kiln {
 
-namespace {
-
-Shape iota(int64_t n) {
-  Shape s(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) s[i] = i;
-  return s;
-}
-
-}  // namespace
-
 Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) const {
   dim = wrap_dim(dim, this->dim(), "slice");
   if (step <= 0) throw Error(fmt::format("slice: step must be positive (got {})", step));

@@ -251,8 +251,7 @@ Tensor Tensor::permute(const Shape& dims) const {
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   int64_t n = dim();
-  Shape dims(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) dims[i] = i;
+  Shape dims = all_dims(n);
   if (n == 0) {
     wrap_dim(d0, 0, "transpose");
     wrap_dim(d1, 0, "transpose");
@@ -434,43 +433,23 @@ void check_inplace_cast(const char* op, DType result, DType self) {
 
 }  // namespace
 
-#define KILN_INPLACE(method, Arg, expr)                        \
-  Tensor& Tensor::method(Arg o) {                              \
-    Tensor r = expr;                                           \
-    check_inplace_cast(#method, r.dtype(), dtype());           \
-    impl_->assign(n(r));                                       \
-    return *this;                                              \
-  }
-KILN_INPLACE(mul_, const Tensor&, mul(o))
-KILN_INPLACE(mul_, const Scalar&, mul(o))
-KILN_INPLACE(div_, const Tensor&, div(o))
-KILN_INPLACE(div_, const Scalar&, div(o))
-#undef KILN_INPLACE
+namespace {
+// Rebinds `self` to `r` (an op's result on self), as PyTorch's in-place ops.
+Tensor& write_back(Tensor& self, const char* op, const Tensor& r) {
+  check_inplace_cast(op, r.dtype(), self.dtype());
+  self.impl()->assign(node_of(r));
+  return self;
+}
+}  // namespace
 
-Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) {
-  Tensor r = add(o, alpha);
-  check_inplace_cast("add_", r.dtype(), dtype());
-  impl_->assign(n(r));
-  return *this;
-}
-Tensor& Tensor::add_(const Scalar& o, const Scalar& alpha) {
-  Tensor r = add(o, alpha);
-  check_inplace_cast("add_", r.dtype(), dtype());
-  impl_->assign(n(r));
-  return *this;
-}
-Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) {
-  Tensor r = sub(o, alpha);
-  check_inplace_cast("sub_", r.dtype(), dtype());
-  impl_->assign(n(r));
-  return *this;
-}
-Tensor& Tensor::sub_(const Scalar& o, const Scalar& alpha) {
-  Tensor r = sub(o, alpha);
-  check_inplace_cast("sub_", r.dtype(), dtype());
-  impl_->assign(n(r));
-  return *this;
-}
+Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) { return write_back(*this, "add_", add(o, alpha)); }
+Tensor& Tensor::add_(const Scalar& o, const Scalar& alpha) { return write_back(*this, "add_", add(o, alpha)); }
+Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) { return write_back(*this, "sub_", sub(o, alpha)); }
+Tensor& Tensor::sub_(const Scalar& o, const Scalar& alpha) { return write_back(*this, "sub_", sub(o, alpha)); }
+Tensor& Tensor::mul_(const Tensor& o) { return write_back(*this, "mul_", mul(o)); }
+Tensor& Tensor::mul_(const Scalar& o) { return write_back(*this, "mul_", mul(o)); }
+Tensor& Tensor::div_(const Tensor& o) { return write_back(*this, "div_", div(o)); }
+Tensor& Tensor::div_(const Scalar& o) { return write_back(*this, "div_", div(o)); }
 
 Tensor& Tensor::fill_(const Scalar& v) {
   impl_->assign(graph::full(v, dtype(), shape()));

@@ -227,7 +227,7 @@ struct AttrVal {
 };
 
 constexpr int kNumOps = 0
-#define OP(E, name, kind, arity) +1
+#define OP(E, name, kind, arity, traits) +1
 #include "graph/ops.def"
 #undef OP
     ;

@@ -585,8 +585,9 @@ private:
   }
   /// op is one of + - * / and '^' for **.
   static Value binary(char op, const Value& a, const Value& b) {
-    if (a.is_tensor() && b.is_tensor()) {
-      const Tensor &x = a.tensor(), &y = b.tensor();
+    // Tensor-tensor, tensor-literal and literal-tensor: the kiln overloads
+    // keep a Python literal's int/float kind for type promotion.
+    auto apply = [op](const auto& x, const auto& y) -> Value {
       switch (op) {
         case '+': return {x + y};
         case '-': return {x - y};
@@ -594,29 +595,10 @@ private:
         case '/': return {x / y};
         default: return {kiln::pow(x, y)};
       }
-    }
-    if (a.is_tensor()) {
-      const Tensor& x = a.tensor();
-      const Scalar& y = b.scalar();
-      switch (op) {
-        case '+': return {x + y};
-        case '-': return {x - y};
-        case '*': return {x * y};
-        case '/': return {x / y};
-        default: return {kiln::pow(x, y)};
-      }
-    }
-    if (b.is_tensor()) {
-      const Scalar& x = a.scalar();
-      const Tensor& y = b.tensor();
-      switch (op) {
-        case '+': return {x + y};
-        case '-': return {x - y};
-        case '*': return {x * y};
-        case '/': return {x / y};
-        default: return {kiln::pow(x, y)};
-      }
-    }
+    };
+    if (a.is_tensor() && b.is_tensor()) return apply(a.tensor(), b.tensor());
+    if (a.is_tensor()) return apply(a.tensor(), b.scalar());
+    if (b.is_tensor()) return apply(a.scalar(), b.tensor());
     throw Unsupported("expr: arithmetic between two literals");
   }
 
