@@ -268,10 +268,39 @@ private:
       c.push_back({n->op, n->attrs, n->inputs[0]});
       id = emit(n->inputs[0], c);
     } else {
+      // Recompute, or store and reload? Under a broadcast each value is
+      // computed once per use: worth it for a few cheap ops (the load it
+      // saves costs more), not for transcendentals or longer chains.
+      if (broadcasts(chain) && costly(n)) throw NeedMaterialize{n};
       id = emit_compute(n, chain);
     }
     memo_[k] = id;
     return id;
+  }
+
+  static bool broadcasts(const Chain& chain) {
+    for (const ViewStep& st : chain)
+      if (st.op == Op::Expand && numel(st.attrs.ints) > st.input->numel()) return true;
+    return false;
+  }
+
+  // An elementwise expression with a transcendental or more than a handful
+  // of ops before the values it loads.
+  bool costly(const NodeRef& root) const {
+    int ops = 0;
+    std::vector<const Node*> stack = {root.get()}, seen;
+    while (!stack.empty()) {
+      const Node* n = stack.back();
+      stack.pop_back();
+      if (std::find(seen.begin(), seen.end(), n) != seen.end()) continue;
+      seen.push_back(n);
+      if (n->realized() || mat_.count(const_cast<Node*>(n)) || always_materialized(n->op)) continue;
+      if (is_elementwise(n->op) && n->op != Op::Cast && n->op != Op::Copy) {
+        if (is_float_math(n->op) || ++ops > 4) return true;
+      }
+      for (const NodeRef& x : n->inputs) stack.push_back(x.get());
+    }
+    return false;
   }
 
   // A gather: the source must sit in a buffer; its layout over the output
