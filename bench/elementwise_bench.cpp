@@ -2,7 +2,8 @@
 // one run with the same math as hand-written loops (g++ -O3 -march=native,
 // with and without -ffast-math) and with the machine's triad memory bandwidth
 // (the roofline: the chain reads x and y and writes one output, 12 bytes per
-// element, like the triad).
+// element, like the triad), and with LibTorch eager when libtorch-dev is
+// installed (bench/libtorch_baseline.cpp).
 //
 //   out = ((sin(x) * y + 1).exp() - x).abs().sqrt() * 0.5 + y.tanh()
 //
@@ -98,6 +99,21 @@ void BM_TriadBandwidth(benchmark::State& state) {
                                                     benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_TriadBandwidth)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// sum(x * y): the product is fused into the reduction, no temporary; reads
+// 8 bytes/element.
+void BM_KilnSumOfProducts(benchmark::State& state) {
+  kiln::set_num_threads(int(state.range(0)));
+  auto& in = inputs();
+  (in.x * in.y).sum().realize();
+  for (auto _ : state) {
+    kiln::Tensor s = (in.x * in.y).sum();
+    s.realize();
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * kN * 8);
+}
+BENCHMARK(BM_KilnSumOfProducts)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // JIT compile time of the chain's kernel: a fresh constant makes a new kernel
 // structure each iteration, so each realize compiles once.

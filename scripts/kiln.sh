@@ -31,6 +31,8 @@ build() {
   cmake --build "$build_dir" -j "$(nproc)"
 }
 
+# The benchmarks also measure LibTorch eager, a baseline only (never a dependency).
+[ "$mode" = bench ] && packages+=(libtorch-dev)
 install_packages
 case "$mode" in
   demo)
@@ -43,7 +45,7 @@ case "$mode" in
     ;;
   bench)
     build
-    "$build_dir/bench/kiln_bench_elementwise" --benchmark_min_time=0.2
+    "$build_dir/bench/kiln_bench_elementwise" --benchmark_min_time=0.5
     ;;
   *)
     echo "usage: $0 demo|test|bench" >&2
