@@ -220,3 +220,21 @@ TEST(Laziness, VeryDeepGraphsAreComputedOnTheWay) {
   EXPECT_EQ(y.to_vector<float>(), std::vector<float>(3, 100000.f));
   EXPECT_EQ(x.to_vector<float>(), std::vector<float>(3, 100000.f));
 }
+
+TEST(Reductions, LargeFullReductionsAreSplitDeterministically) {
+  // Above 2^18 elements a full reduction folds 64 chunks in parallel, then
+  // their partials: the result must not depend on the thread count.
+  manual_seed(9);
+  auto x = rand({(1 << 20) + 77}, kFloat64);
+  set_num_threads(1);
+  double one = x.sum().item<double>();
+  double mx = x.amax().item<double>();
+  set_num_threads(2);
+  EXPECT_EQ(x.sum().item<double>(), one);
+  EXPECT_EQ(x.amax().item<double>(), mx);
+  double ref = 0;
+  for (double v : x.to_vector<double>()) ref += v;
+  EXPECT_NEAR(one, ref, 1e-9 * ref);
+  auto h = ones({(1 << 19) + 3}, kBFloat16);
+  EXPECT_EQ(h.sum().item<float>(), float(BFloat16(float((1 << 19) + 3))));  // one rounding at the end
+}

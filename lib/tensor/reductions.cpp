@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "kiln/ops.h"
 #include "tensor/tensor_impl.h"
@@ -30,9 +31,44 @@ Tensor finish(const Tensor& r, const Shape& dims, bool keepdim) {
   return r.view(s);
 }
 
+// A reduction of everything to one value would run on one thread (threads
+// split output elements). Large ones are folded in two stages instead: a
+// fixed number of chunks in parallel, then their partial results. The chunk
+// count depends on the size only, so results never depend on the thread
+// count. (max/min under autograd stay whole: ties must share the gradient
+// evenly across chunks.)
+constexpr int64_t kSplitAt = int64_t(1) << 18, kChunks = 64;
+
+std::optional<Tensor> reduce_in_two_stages(Op op, const Tensor& x) {
+  bool splittable = op == Op::Sum || op == Op::Prod ||
+                    ((op == Op::Amax || op == Op::Amin) && !x.requires_grad());
+  if (!splittable || x.numel() < kSplitAt || !x.is_contiguous()) return std::nullopt;
+  DType t = x.dtype();
+  // Partial sums of low-precision floats stay in float32: one rounding at the end.
+  std::optional<DType> acc;
+  if ((t == kFloat16 || t == kBFloat16) && (op == Op::Sum || op == Op::Prod)) acc = kFloat32;
+  int64_t n = x.numel(), q = n / kChunks, body = q * kChunks;
+  Tensor flat = x.reshape({-1});
+  Tensor parts = wrap(graph::reduce(op, node_of(flat.narrow(0, 0, body).view({kChunks, q})), {1}, acc));
+  Tensor total = wrap(graph::reduce(op, node_of(parts), {0, 1}));
+  if (body < n) {
+    Tensor tail = wrap(graph::reduce(op, node_of(flat.narrow(0, body, n - body)), {0}, acc)).reshape({1, 1});
+    switch (op) {
+      case Op::Sum: total = total + tail; break;
+      case Op::Prod: total = total * tail; break;
+      case Op::Amax: total = maximum(total, tail); break;
+      default: total = minimum(total, tail); break;
+    }
+  }
+  if (acc) total = total.to(t);
+  return total.reshape(Shape(static_cast<size_t>(x.dim()), 1));
+}
+
 Tensor reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim) {
   Shape ds = resolve_dims(x, dims, op_name(op));
-  Tensor r = wrap(graph::reduce(op, node_of(x), ds));
+  std::optional<Tensor> split;
+  if (int64_t(ds.size()) == x.dim()) split = reduce_in_two_stages(op, x);
+  Tensor r = split ? *split : wrap(graph::reduce(op, node_of(x), ds));
   return finish(r, ds, keepdim);
 }
 
