@@ -154,7 +154,12 @@ NodeRef view_root(NodeRef n) {
 // Builds one kernel's body from the graph.
 class Emitter {
 public:
-  explicit Emitter(const std::unordered_set<Node*>& materialized) : mat_(materialized) {}
+  /// While discovering the schedule, `materialize` (if given) is called for
+  /// each node the emitter decides must get a buffer (then read as a load);
+  /// without it such a decision throws NeedMaterialize.
+  explicit Emitter(const std::unordered_set<Node*>& materialized,
+                   std::function<void(const NodeRef&)> materialize = nullptr)
+      : mat_(materialized), materialize_(std::move(materialize)) {}
 
   void add_output(const Unit& u) {
     outputs_.insert(u.node.get());
@@ -261,21 +266,32 @@ private:
       in.dtype = n->dtype;
       in.value = n->attrs.value;
       id = push(in);
-    } else if (n->op == Op::Index) {
-      id = emit_index(n, chain);
-    } else if (is_view(n->op)) {
-      Chain c = chain;
-      c.push_back({n->op, n->attrs, n->inputs[0]});
-      id = emit(n->inputs[0], c);
     } else {
-      // Recompute, or store and reload? Under a broadcast each value is
-      // computed once per use: worth it for a few cheap ops (the load it
-      // saves costs more), not for transcendentals or longer chains.
-      if (broadcasts(chain) && costly(n)) throw NeedMaterialize{n};
-      id = emit_compute(n, chain);
+      try {
+        id = emit_inline(n, chain);
+      } catch (const NeedMaterialize& m) {
+        // This node must sit in a buffer: read it from there instead.
+        if (!materialize_ || m.node != n || outputs_.count(n.get())) throw;
+        materialize_(n);
+        id = load(n, chain);
+      }
     }
     memo_[k] = id;
     return id;
+  }
+
+  int emit_inline(const NodeRef& n, const Chain& chain) {
+    if (n->op == Op::Index) return emit_index(n, chain);
+    if (is_view(n->op)) {
+      Chain c = chain;
+      c.push_back({n->op, n->attrs, n->inputs[0]});
+      return emit(n->inputs[0], c);
+    }
+    // Recompute, or store and reload? Under a broadcast each value is
+    // computed once per use: worth it for a few cheap ops (the load it
+    // saves costs more), not for transcendentals or longer chains.
+    if (broadcasts(chain) && costly(n)) throw NeedMaterialize{n};
+    return emit_compute(n, chain);
   }
 
   static bool broadcasts(const Chain& chain) {
@@ -308,7 +324,10 @@ private:
   int emit_index(const NodeRef& n, const Chain& chain) {
     const NodeRef& src = n->inputs[0];
     bool loadable = src->realized() || mat_.count(src.get()) || always_materialized(src->op);
-    if (!loadable) throw NeedMaterialize{src};
+    if (!loadable) {
+      if (!materialize_) throw NeedMaterialize{src};
+      materialize_(src);
+    }
     Layout ls = src->realized() ? src->layout : Layout::contiguous(src->shape);
     size_t r = n->shape.size();
     Layout l{n->shape, Shape(r, 0), ls.offset};
@@ -412,6 +431,7 @@ private:
   }
 
   const std::unordered_set<Node*>& mat_;
+  std::function<void(const NodeRef&)> materialize_;
   std::unordered_set<Node*> outputs_;
   Kernel k_;
   std::vector<NodeRef> arg_nodes_;
@@ -456,7 +476,7 @@ Schedule build(const std::vector<NodeRef>& targets, const std::vector<NodeRef>& 
   for (size_t i = 0; i < work.size(); ++i) {
     NodeRef n = work[i];
     refs[n.get()] = n;
-    Emitter e(mat);
+    Emitter e(mat, add);
     for (const Unit& u : units_of(n)) e.add_output(u);
     for (const NodeRef& ref : e.deps()) {
       deps[n.get()].push_back(ref.get());
