@@ -5,18 +5,17 @@
 
 #include <cmath>
 
+#include "graph/layout.h"
 #include "kiln/ops.h"
 
 namespace kiln::nn {
 
 namespace {
 
-std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
-
 void require_floating(const char* op, const Tensor& x) {
   if (!is_floating(x.dtype()))
     throw Error(fmt::format("{}: expected a floating point tensor, got {} (shape {})", op, name(x.dtype()),
-                            fmt::join(x.shape(), ", ")));
+                            shape_str(x.shape())));
 }
 
 // Low-precision inputs are computed in float32 and rounded once at the end.
