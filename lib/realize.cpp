@@ -26,7 +26,7 @@ double ms_since(Clock::time_point t) {
 }
 
 struct Counters {
-  int64_t compiled = 0, hits = 0, launched = 0;
+  int64_t compiled = 0, from_disk = 0, hits = 0, launched = 0;
 };
 Counters& counters() {
   static Counters c;
@@ -47,9 +47,12 @@ CpuKernelFn compiled_kernel(const Kernel& k) {
     std::fprintf(stderr, "---- MLIR: %s\n%s", k.name.c_str(), cpu::emit(k, cpu::Stage::Mlir).c_str());
     std::fprintf(stderr, "---- LLVM IR: %s\n%s", k.name.c_str(), cpu::emit(k, cpu::Stage::LlvmIr).c_str());
   }
-  CpuKernelFn fn = cpu::compile(k);
-  counters().compiled++;
-  if (debug_level() >= 1) std::fprintf(stderr, "kiln: compiled %s in %.1f ms\n", k.name.c_str(), ms_since(t0));
+  bool from_disk = false;
+  CpuKernelFn fn = cpu::compile(k, &from_disk);
+  (from_disk ? counters().from_disk : counters().compiled)++;
+  if (debug_level() >= 1)
+    std::fprintf(stderr, "kiln: %s %s in %.1f ms\n", from_disk ? "loaded (disk cache)" : "compiled", k.name.c_str(),
+                 ms_since(t0));
   cache.emplace(std::move(key), fn);
   return fn;
 }
@@ -141,6 +144,7 @@ void realize(const std::vector<Tensor>& tensors) {
 RuntimeStats runtime_stats() {
   RuntimeStats s;
   s.kernels_compiled = counters().compiled;
+  s.kernels_loaded = counters().from_disk;
   s.kernel_cache_hits = counters().hits;
   s.kernels_launched = counters().launched;
   s.nodes_alive = nodes_alive();

@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -40,12 +41,15 @@
 #include <vector>
 
 #include "kiln/error.h"
+#include "runtime/disk_cache.h"
 
 #include "llvm/ADT/APInt.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -1906,20 +1910,85 @@ std::string symbol_base(const Kernel& k) {
 
 }  // namespace
 
-CpuKernelFn compile(const Kernel& k) {
-  // Symbols live in one JITDylib forever: each module gets a fresh name.
-  static std::atomic<uint64_t> counter{0};
+namespace {
+
+// What besides the kernel decides its machine code: this backend as built,
+// LLVM, and the host CPU. A rebuilt backend never reuses old cache entries.
+const std::string& backend_identity() {
+  static const std::string id = [] {
+    Jit& j = jit();
+    return std::string("kiln-cpu " __DATE__ " " __TIME__ " llvm " LLVM_VERSION_STRING " ") +
+           j.tm->getTargetCPU().str() + " " + j.tm->getTargetFeatureString().str();
+  }();
+  return id;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// Machine code for `m` as a relocatable object, by the JIT's own target.
+std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm, Compilation& c) {
+  llvm::SmallVector<char, 0> buf;
+  llvm::raw_svector_ostream os(buf);
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile)) c.fail("the target cannot emit objects");
+  pm.run(m);
+  return std::string(buf.begin(), buf.end());
+}
+
+CpuKernelFn add_and_find(const std::string& object, const std::string& sym, std::string* err) {
+  Jit& j = jit();
+  if (auto e = j.lljit->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, sym))) {
+    *err = llvm::toString(std::move(e));
+    return nullptr;
+  }
+  auto addr = j.lljit->lookup(sym);
+  if (!addr) {
+    *err = llvm::toString(addr.takeError());
+    return nullptr;
+  }
+  return addr->toPtr<CpuKernelFn>();
+}
+
+}  // namespace
+
+CpuKernelFn compile(const Kernel& k, bool* from_disk) {
   validate(k);
-  std::string sym = symbol_base(k) + "_" + std::to_string(counter++);
+  if (from_disk) *from_disk = false;
+  // Symbols are named by the kernel's key: the same in every process (so
+  // cached objects link), unique within one (each kernel is added once; a
+  // retry after a bad cache entry takes a fresh suffix).
+  static std::atomic<uint64_t> retries{0};
+  std::string key = k.str() + "\n" + backend_identity();
+  std::string sym = symbol_base(k) + "_" + hex64(fnv1a(key));
+  std::string err;
+  if (auto cached = disk_cache::load(key)) {
+    if (CpuKernelFn fn = add_and_find(*cached, sym, &err)) {
+      if (from_disk) *from_disk = true;
+      return fn;
+    }
+    sym += "_r" + std::to_string(retries++);  // the bad entry may have defined the name
+  }
   Compilation c(k, sym);
   auto llctx = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> m = c.optimize(*llctx);
-  Jit& j = jit();
-  if (auto err = j.lljit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(llctx))))
-    c.fail("JIT: " + llvm::toString(std::move(err)));
-  auto addr = j.lljit->lookup(sym);
-  if (!addr) c.fail("JIT: " + llvm::toString(addr.takeError()));
-  return addr->toPtr<CpuKernelFn>();
+  std::string object = emit_object(*m, *jit().tm, c);
+  CpuKernelFn fn = add_and_find(object, sym, &err);
+  if (!fn) c.fail("JIT: " + err);
+  if (sym.find("_r") == std::string::npos) disk_cache::store(key, object);
+  return fn;
 }
 
 std::string emit(const Kernel& k, Stage stage) {

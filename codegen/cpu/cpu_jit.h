@@ -9,9 +9,11 @@
 namespace kiln::cpu {
 
 /// Compiles `k` and returns its entry point (see CpuKernelFn in
-/// kernel/kernel.h). Throws kiln::Error naming the kernel if compilation
-/// fails. Not thread-safe; the caller caches the result.
-CpuKernelFn compile(const Kernel& k);
+/// kernel/kernel.h), or loads its object code from the disk cache
+/// (runtime/disk_cache.h; *from_disk tells which). Throws kiln::Error naming
+/// the kernel if compilation fails. Not thread-safe; the caller caches the
+/// result.
+CpuKernelFn compile(const Kernel& k, bool* from_disk = nullptr);
 
 /// The stages of compiling `k`, as text (for KILN_DEBUG=3 and kilnc).
 enum class Stage { Mlir, LoweredMlir, LlvmIr, Assembly };

@@ -20,6 +20,7 @@ int get_num_threads();
 /// Counters for tests and tuning; they only ever grow.
 struct RuntimeStats {
   int64_t kernels_compiled = 0;  ///< JIT compilations
+  int64_t kernels_loaded = 0;    ///< kernels loaded from the disk cache
   int64_t kernel_cache_hits = 0; ///< kernels found already compiled
   int64_t kernels_launched = 0;
   int64_t nodes_alive = 0;       ///< graph nodes currently in memory

@@ -1,5 +1,5 @@
 #pragma once
-// Reading the conformance corpus (/work/shared/conformance, format
+// Reading the conformance corpus (../shared/conformance, format
 // "conformance-v1", see its README.md): JSON tensors -> kiln tensors, and
 // comparing kiln results with the expected PyTorch tensors.
 //

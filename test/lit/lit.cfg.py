@@ -16,4 +16,6 @@ path = [config.kilnc_dir, config.llvm_tools_dir, config.environment.get("PATH", 
 config.environment["PATH"] = os.pathsep.join(path)
 # The output must not depend on the user's debug level.
 config.environment.pop("KILN_DEBUG", None)
+# Compile for real (a warm disk cache would say "loaded" instead).
+config.environment["KILN_CACHE_DIR"] = "off"
 config.substitutions.append(("%python", config.python_executable))
