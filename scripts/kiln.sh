@@ -45,7 +45,9 @@ case "$mode" in
     ;;
   bench)
     build
-    "$build_dir/bench/kiln_bench_elementwise" --benchmark_min_time=0.5
+    # A readable table on stdout, the same results as JSON next to the build.
+    "$build_dir/bench/kiln_bench_elementwise" --benchmark_min_time=0.5 \
+      --benchmark_out="$build_dir/bench-elementwise.json" --benchmark_out_format=json
     ;;
   *)
     echo "usage: $0 demo|test|bench" >&2
