@@ -115,6 +115,22 @@ void BM_KilnSumOfProducts(benchmark::State& state) {
 }
 BENCHMARK(BM_KilnSumOfProducts)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// matmul of two n x n float32 matrices (2 n^3 flops; counter GFLOP/s).
+void BM_KilnMatmul(benchmark::State& state) {
+  int64_t n = state.range(0);
+  kiln::set_num_threads(int(state.range(1)));
+  kiln::Tensor a = kiln::randn({n, n}), b = kiln::randn({n, n});
+  kiln::matmul(a, b).realize();
+  for (auto _ : state) {
+    kiln::Tensor c = kiln::matmul(a, b);
+    c.realize();
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(double(state.iterations()) * 2.0 * double(n * n * n) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_KilnMatmul)->Args({512, 1})->Args({1024, 1})->Args({1024, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // JIT compile time of the chain's kernel: a fresh constant makes a new kernel
 // structure each iteration, so each realize compiles once.
 void BM_KilnCompileChain(benchmark::State& state) {

@@ -38,4 +38,17 @@ void BM_LibTorchEagerSumOfProducts(benchmark::State& state) {
 }
 BENCHMARK(BM_LibTorchEagerSumOfProducts)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+void BM_LibTorchMatmul(benchmark::State& state) {
+  int64_t n = state.range(0);
+  at::set_num_threads(int(state.range(1)));
+  torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+  for (auto _ : state) {
+    torch::Tensor c = torch::matmul(a, b);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(double(state.iterations()) * 2.0 * double(n * n * n) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_LibTorchMatmul)->Args({512, 1})->Args({1024, 1})->Args({1024, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace

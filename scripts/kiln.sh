@@ -31,8 +31,10 @@ build() {
   cmake --build "$build_dir" -j "$(nproc)"
 }
 
-# The benchmarks also measure LibTorch eager, a baseline only (never a dependency).
-[ "$mode" = bench ] && packages+=(libtorch-dev)
+# The benchmarks also measure LibTorch eager, a baseline only (never a
+# dependency), with an optimized BLAS (without it Debian's LibTorch falls back
+# to the reference BLAS and its matmul is 10x slower: an unfair baseline).
+[ "$mode" = bench ] && packages+=(libtorch-dev libopenblas0-pthread)
 install_packages
 case "$mode" in
   demo)
