@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <unordered_map>
 
 #include "codegen/cpu/cpu_jit.h"
@@ -91,6 +92,10 @@ void launch(CpuKernelFn fn, const std::vector<void*>& ptrs, const std::vector<in
 }  // namespace
 
 void realize(const std::vector<Tensor>& tensors) {
+  // One schedule at a time: the kernel cache, the counters and the thread
+  // pool's job slot are shared by every thread that realizes.
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
   std::vector<NodeRef> targets;
   for (const Tensor& t : tensors) {
     const NodeRef& n = node_of(t);
@@ -105,7 +110,7 @@ void realize(const std::vector<Tensor>& tensors) {
 
   std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
   for (const NodeRef& n : sched.materialized)
-    bufs[n.get()] = Buffer::allocate(size_t(std::max<int64_t>(n->numel(), 1) * element_size(n->dtype)));
+    bufs[n.get()] = Buffer::allocate_elements(n->numel(), element_size(n->dtype));
 
   for (const ScheduledKernel& sk : sched.kernels) {
     if (debug_level() >= 2) std::fprintf(stderr, "---- kernel IR\n%s", sk.kernel.str().c_str());

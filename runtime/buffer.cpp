@@ -7,6 +7,7 @@
 // touches fresh memory only in its first iteration.
 #include "runtime/buffer.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -45,6 +46,9 @@ public:
         sizes_[p] = size;
         return p;
       }
+      // Sizes that come and go (a smaller last batch, varying lengths) would
+      // leave blocks no request reuses: past a bound, give them back.
+      if (cached_ + size > std::max(kMinCacheBound, in_use_)) release_cached_locked();
     }
     void* p = std::aligned_alloc(64, size);
     if (!p) {
@@ -70,18 +74,30 @@ public:
 
   void empty() {
     std::lock_guard<std::mutex> lock(mu_);
+    release_cached_locked();
+  }
+
+  size_t cached() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cached_;
+  }
+  size_t in_use() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_use_;
+  }
+
+  ~CachingAllocator() { empty(); }
+
+private:
+  static constexpr size_t kMinCacheBound = size_t(1) << 30;  // 1 GiB
+
+  void release_cached_locked() {
     for (auto& [size, ptrs] : free_)
       for (void* p : ptrs) std::free(p);
     free_.clear();
     cached_ = 0;
   }
 
-  size_t cached() const { return cached_; }
-  size_t in_use() const { return in_use_; }
-
-  ~CachingAllocator() { empty(); }
-
-private:
   std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;
   std::map<void*, size_t> sizes_;
@@ -97,8 +113,17 @@ CachingAllocator& allocator() {
 }  // namespace
 
 std::shared_ptr<Buffer> Buffer::allocate(size_t bytes, Device device) {
+  if (bytes > (size_t(1) << 56)) throw Error("kiln: cannot allocate " + std::to_string(bytes) + " bytes: too large");
   if (!device.is_cpu()) throw Error("kiln: allocation on " + device.str() + " is not supported yet");
   return std::shared_ptr<Buffer>(new Buffer(allocator().allocate(bytes), bytes, device, true));
+}
+
+std::shared_ptr<Buffer> Buffer::allocate_elements(int64_t numel, int64_t element_size, Device device) {
+  int64_t bytes;
+  if (__builtin_mul_overflow(std::max<int64_t>(numel, 1), element_size, &bytes) || bytes > (int64_t(1) << 56))
+    throw Error("kiln: cannot allocate " + std::to_string(numel) + " elements of " + std::to_string(element_size) +
+                " bytes: too large");
+  return allocate(size_t(bytes), device);
 }
 
 std::shared_ptr<Buffer> Buffer::borrow(void* data, size_t bytes, Device device) {

@@ -13,6 +13,9 @@ class Buffer {
 public:
   /// `bytes` of fresh, 64-byte aligned, uninitialized memory.
   static std::shared_ptr<Buffer> allocate(size_t bytes, Device device = kCPU);
+  /// Room for `numel` elements of `element_size` bytes (at least one
+  /// element); throws kiln::Error when the size does not fit in memory.
+  static std::shared_ptr<Buffer> allocate_elements(int64_t numel, int64_t element_size, Device device = kCPU);
   /// Caller-owned memory: never freed by kiln.
   static std::shared_ptr<Buffer> borrow(void* data, size_t bytes, Device device = kCPU);
   ~Buffer();

@@ -56,11 +56,14 @@ std::optional<std::string> load(const std::string& key) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string all = ss.str();
-  // [key size as text]\n[key][object]
+  // "[key size] [object size]\n[key][object]": both checked, so neither a
+  // hash collision nor a torn file can load the wrong bytes.
   size_t nl = all.find('\n');
   if (nl == std::string::npos) return std::nullopt;
-  size_t n = std::strtoull(all.c_str(), nullptr, 10);
-  if (all.size() < nl + 1 + n || all.compare(nl + 1, n, key) != 0) return std::nullopt;
+  char* end = nullptr;
+  size_t n = std::strtoull(all.c_str(), &end, 10);
+  size_t m = std::strtoull(end, nullptr, 10);
+  if (all.size() != nl + 1 + n + m || all.compare(nl + 1, n, key) != 0) return std::nullopt;
   return all.substr(nl + 1 + n);
 }
 
@@ -68,13 +71,16 @@ void store(const std::string& key, const std::string& object) {
   if (directory().empty()) return;
   std::string path = path_of(key);
   std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  std::error_code ec;
   {
     std::ofstream out(tmp, std::ios::binary);
-    if (!out) return;
-    out << key.size() << '\n' << key << object;
-    if (!out) return;
+    out << key.size() << ' ' << object.size() << '\n' << key << object;
+    out.close();
+    if (!out) {  // a full disk must not leave a truncated entry behind
+      std::filesystem::remove(tmp, ec);
+      return;
+    }
   }
-  std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) std::filesystem::remove(tmp, ec);
 }

@@ -314,3 +314,26 @@ TEST(Autograd, TrainingLoopIsFlatAndCompilesNothingAfterStepTwo) {
   EXPECT_LE(runtime_stats().nodes_alive, nodes_after_2 + 8);
   EXPECT_LE(size_t(runtime_stats().bytes_in_use), mem_after_2 + 4096);
 }
+
+TEST(Autograd, VeryDeepGraphsDifferentiate) {
+  // Walked with explicit stacks: far deeper than the call stack allows.
+  auto w = ones({1}).requires_grad_();
+  auto h = zeros({1});
+  const int n = 5000;  // 5x the depth at which the API computes values on the way
+  for (int i = 0; i < n; ++i) h = h * w + 1;
+  h.sum().backward();
+  // h_n = sum_{k<n} w^k, so dh/dw at w = 1 is n(n-1)/2 (float32 sums: 1e-4 relative).
+  double want = double(n) * (n - 1) / 2;
+  EXPECT_NEAR(w.grad().item<double>(), want, 1e-4 * want);
+}
+
+TEST(Autograd, GradIsNeverTheCallersGradientTensor) {
+  auto x = rand({3}).requires_grad_();
+  auto gr = ones({3}).requires_grad_();
+  auto y = x + 0.0;
+  y.backward(gr);
+  y.backward(gr);
+  EXPECT_FALSE(x.grad().requires_grad());
+  EXPECT_EQ(x.grad().to_vector<float>(), std::vector<float>(3, 2.f));
+  EXPECT_FALSE(gr.grad().defined());
+}

@@ -238,3 +238,8 @@ TEST(Reductions, LargeFullReductionsAreSplitDeterministically) {
   auto h = ones({(1 << 19) + 3}, kBFloat16);
   EXPECT_EQ(h.sum().item<float>(), float(BFloat16(float((1 << 19) + 3))));  // one rounding at the end
 }
+
+TEST(Robustness, HugeShapesThrowInsteadOfOverflowing) {
+  EXPECT_THROW(zeros({int64_t(1) << 61}, kFloat64).realize(), Error);
+  EXPECT_THROW(empty({int64_t(1) << 40, int64_t(1) << 40}), Error);
+}

@@ -96,3 +96,21 @@ TEST(InPlace, WritesThroughViewsToTheBaseAndBack) {
   EXPECT_EQ(x.to_vector<float>(), std::vector<float>(4, 0.f));
   EXPECT_THROW(tensor({1., 2.}).expand({2, 2}).add_(1), Error);
 }
+
+TEST(InPlace, AViewWrittenInPlaceKeepsItsStridesAndItsBase) {
+  auto x = zeros({3, 4});
+  auto c = x.select(1, 0);
+  c.add_(1);
+  EXPECT_EQ(c.stride(0), 4);
+  EXPECT_EQ(c.data_ptr(), x.data_ptr());
+  c.data_ptr<float>()[4] = 7;  // element [1] of the column, through the base's buffer
+  EXPECT_EQ(x.to_vector<float>()[4], 7.f);
+}
+
+TEST(Views, AViewOfAFoldedExpressionDoesNotAliasItsInput) {
+  auto a = ones({4});
+  a.realize();
+  auto b = (a * 1).view({2, 2});  // x * 1 folds to x, but b must be a new tensor
+  b.data_ptr<float>()[0] = 5;
+  EXPECT_EQ(a.to_vector<float>()[0], 1.f);
+}

@@ -2207,12 +2207,14 @@ CpuKernelFn compile(const Kernel& k, bool* from_disk) {
   std::string key = k.str() + "\n" + backend_identity();
   std::string sym = symbol_base(k) + "_" + hex64(fnv1a(key));
   std::string err;
+  bool retried = false;
   if (auto cached = disk_cache::load(key)) {
     if (CpuKernelFn fn = add_and_find(*cached, sym, &err)) {
       if (from_disk) *from_disk = true;
       return fn;
     }
     sym += "_r" + std::to_string(retries++);  // the bad entry may have defined the name
+    retried = true;
   }
   Compilation c(k, sym);
   auto llctx = std::make_unique<llvm::LLVMContext>();
@@ -2220,7 +2222,7 @@ CpuKernelFn compile(const Kernel& k, bool* from_disk) {
   std::string object = emit_object(*m, *jit().tm, c);
   CpuKernelFn fn = add_and_find(object, sym, &err);
   if (!fn) c.fail("JIT: " + err);
-  if (sym.find("_r") == std::string::npos) disk_cache::store(key, object);
+  if (!retried) disk_cache::store(key, object);
   return fn;
 }
 

@@ -87,8 +87,9 @@ void Tensor::backward(const Tensor& gradient, bool create_graph) const {
     if (!node->meta) continue;
     Tensor& slot = node->meta->grad;
     if (!slot.defined()) {
-      // A gradient is laid out like a fresh tensor, not as a broadcast view.
-      slot = wrap(is_view(g->op) ? graph::copy(g) : g);
+      // A tensor of its own: laid out like a fresh tensor (not a broadcast
+      // view), never the caller's gradient tensor (or any leaf) itself.
+      slot = wrap(is_view(g->op) || g->grad_leaf || g->realized() ? graph::copy(g) : g);
     } else {
       slot.impl()->assign(graph::binary(Op::Add, node_of(slot), g));  // accumulates in place
     }

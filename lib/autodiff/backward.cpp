@@ -4,27 +4,38 @@
 
 #include "autodiff/autodiff.h"
 #include "graph/builders.h"
+#include "kiln/ops.h"
+#include "tensor/tensor_impl.h"
 
 namespace kiln::autodiff {
 
 std::unordered_map<Node*, NodeRef> gradients(const std::vector<NodeRef>& outputs,
                                              const std::vector<NodeRef>& grad_outputs) {
-  // Nodes on a gradient path, inputs before users.
+  // Nodes on a gradient path, inputs before users (an explicit stack: an
+  // unrolled loop can make this graph far deeper than the call stack).
   std::vector<NodeRef> order;
   std::unordered_set<Node*> seen;
-  std::function<void(const NodeRef&)> visit = [&](const NodeRef& n) {
-    if (!n->requires_grad || !seen.insert(n.get()).second) return;
-    if (!n->grad_leaf)
-      for (const NodeRef& x : n->inputs) visit(x);
-    order.push_back(n);
-  };
-  for (const NodeRef& o : outputs) visit(o);
+  for (const NodeRef& o : outputs) {
+    if (!o->requires_grad || !seen.insert(o.get()).second) continue;
+    std::vector<std::pair<NodeRef, size_t>> stack = {{o, 0}};
+    while (!stack.empty()) {
+      auto& [n, next] = stack.back();
+      if (!n->grad_leaf && next < n->inputs.size()) {
+        NodeRef x = n->inputs[next++];
+        if (x->requires_grad && seen.insert(x.get()).second) stack.push_back({std::move(x), 0});
+        continue;
+      }
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
 
   std::unordered_map<Node*, NodeRef> grads;
   auto accumulate = [&](const NodeRef& n, const NodeRef& g) {
     auto it = grads.find(n.get());
     if (it == grads.end()) grads[n.get()] = g;
-    else it->second = graph::binary(Op::Add, it->second, g);
+    // Through the Tensor API, which computes a sum that grows too deep.
+    else it->second = node_of(wrap(it->second) + wrap(g));
   };
   for (size_t i = 0; i < outputs.size(); ++i)
     if (outputs[i]->requires_grad) accumulate(outputs[i], graph::cast(grad_outputs[i], outputs[i]->dtype));

@@ -39,7 +39,11 @@ std::string key_of(const Node& n, const std::vector<NodeRef>& inputs) {
 class Optimizer {
 public:
   explicit Optimizer(const std::vector<NodeRef>& outputs) {
-    for (const NodeRef& o : outputs) keep_.insert(o.get());
+    // A requested view is realized over its base's buffer: the base, too,
+    // must stay a buffer of its own (x * 1 folding to x would alias x).
+    for (const NodeRef& o : outputs)
+      for (const Node* n = o.get(); n; n = !n->realized() && is_view(n->op) ? n->inputs[0].get() : nullptr)
+        keep_.insert(n);
   }
 
   NodeRef rebuild(const NodeRef& n) {

@@ -38,7 +38,7 @@ void store_scalar(void* p, DType t, const Scalar& v) {
 }
 
 Tensor new_buffer(DType t, const Shape& shape) {
-  auto buf = Buffer::allocate(size_t(std::max<int64_t>(numel(shape), 1) * element_size(t)));
+  auto buf = Buffer::allocate_elements(numel(shape), element_size(t));
   return wrap(graph::buffer(std::move(buf), t, Layout::contiguous(shape)));
 }
 

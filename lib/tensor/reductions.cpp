@@ -116,7 +116,7 @@ namespace {
 std::tuple<Tensor, Tensor> values_and_indices(Op arg, const Tensor& x, int64_t dim, bool keepdim, const char* op) {
   if (x.dim() == 0) {
     wrap_dim(dim, 0, op);
-    return {x, zeros({}, kInt64)};
+    return {x.clone(), zeros({}, kInt64)};
   }
   int64_t d = wrap_dim(dim, x.dim(), op);
   Tensor idx = reduce(arg, x, {d}, true);

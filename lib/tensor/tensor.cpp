@@ -44,9 +44,9 @@ void TensorImpl::assign(const NodeRef& value) {
         throw Error(fmt::format("in-place: unsupported operation on an expanded view (shape {}): more "
                                 "than one element refers to the same memory location; clone() first",
                                 shape_str(in_base_.shape)));
+    // The view is then re-derived from the new base (node()), so it keeps
+    // PyTorch's strides and aliases the base's buffer once computed.
     base_->rebind(graph::view_scatter(base_->node(), v, in_base_));
-    base_version_ = base_->version_;
-    node_ = v;
     return;
   }
   rebind(v);

@@ -533,7 +533,7 @@ private:
       fail(at, fmt::format("the data has shape {} ({} numbers) but the input is declared {}", shape_str(shape),
                            items.size(), type_str(ty.dtype, ty.shape)));
     int64_t es = element_size(ty.dtype);
-    auto buf = Buffer::allocate(size_t(std::max<int64_t>(numel * es, 1)));
+    auto buf = Buffer::allocate_elements(numel, es);
     char* p = static_cast<char*>(buf->data());
     for (size_t i = 0; i < items.size(); ++i) store(p + int64_t(i) * es, ty.dtype, items[i]);
     return buf;
