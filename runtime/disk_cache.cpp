@@ -21,13 +21,15 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-std::string path_of(const std::string& key) {
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx.kobj", static_cast<unsigned long long>(fnv1a(key)));
-  return directory() + "/" + name;
-}
+std::string path_of(const std::string& key) { return directory() + "/" + key_id(key) + ".kobj"; }
 
 }  // namespace
+
+std::string key_id(const std::string& key) {
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(fnv1a(key)));
+  return id;
+}
 
 const std::string& directory() {
   static const std::string dir = [] {

@@ -14,6 +14,9 @@ namespace kiln::disk_cache {
 std::optional<std::string> load(const std::string& key);
 /// Stores `object` for `key` (errors are ignored: the cache is an optimization).
 void store(const std::string& key, const std::string& object);
+/// A short stable id of `key` (16 hex digits): the entry's file name, and
+/// the JIT's symbol name for the kernel, the same in every process.
+std::string key_id(const std::string& key);
 /// The directory in use, or empty when disabled.
 const std::string& directory();
 

@@ -2156,21 +2156,6 @@ const std::string& backend_identity() {
   return id;
 }
 
-std::string hex64(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // Machine code for `m` as a relocatable object, by the JIT's own target.
 std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm, Compilation& c) {
   llvm::SmallVector<char, 0> buf;
@@ -2205,7 +2190,7 @@ CpuKernelFn compile(const Kernel& k, bool* from_disk) {
   // retry after a bad cache entry takes a fresh suffix).
   static std::atomic<uint64_t> retries{0};
   std::string key = k.str() + "\n" + backend_identity();
-  std::string sym = symbol_base(k) + "_" + hex64(fnv1a(key));
+  std::string sym = symbol_base(k) + "_" + disk_cache::key_id(key);
   std::string err;
   bool retried = false;
   if (auto cached = disk_cache::load(key)) {
