@@ -28,7 +28,7 @@
 #include "corpus.h"
 
 #ifndef KILN_CONFORMANCE_DIR
-#define KILN_CONFORMANCE_DIR "../shared/conformance/cases"
+#define KILN_CONFORMANCE_DIR "test/conformance/corpus/cases"
 #endif
 
 namespace {
