@@ -1,17 +1,16 @@
 #pragma once
-// The scheduler cuts the graph behind the requested tensors into kernels.
-//
-// Fusion rule: every node that is not materialized is computed inline by the
-// kernels that read it. A node is materialized (gets a buffer) when
-//  - it is requested (or is the base a requested view is a view of),
-//  - it is a write (view_scatter), which needs a buffer to write into, or
-//  - a view over it cannot be expressed as strides of what is below it
-//    (a reshape of a transposed value): then its value must be laid out
-//    contiguously first, as PyTorch's reshape would copy.
-// Views fold into the index maps of the loads below them; broadcasts are
-// stride-0 loads. Materialized nodes of one shape whose kernels do not depend
-// on each other share one kernel, so common subexpressions are computed once.
+// The scheduler cuts the graph behind the requested tensors into kernels, in
+// two phases (lib/schedule/plan.h has the rules):
+//  1. plan: walk each kernel from its outputs down to what it loads and
+//     decide which values get a buffer of their own, and why. Every other
+//     value is computed inline by the kernels that read it (views fold into
+//     the index maps of loads, broadcasts are stride-0 loads).
+//  2. order and lower: kernels run after what they read; stored values of
+//     one shape whose kernels do not depend on each other share one kernel
+//     (so common subexpressions are computed once); each kernel is lowered
+//     to Kernel IR with the plan fixed.
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kernel/kernel.h"
@@ -25,16 +24,23 @@ struct ScheduledKernel {
   std::vector<NodeRef> arg_nodes; // whose buffer each argument reads or writes
   std::vector<Layout> arg_layouts;// each argument's strides over `sizes`
   std::vector<Shape> arg_index_strides;  // per argument, per index operand
-  std::vector<std::string> notes; // fusion decisions, for printing
+  std::vector<std::string> notes; // what it writes, for printing
 };
 
 struct Schedule {
   std::vector<NodeRef> materialized;  // get fresh contiguous buffers, in order
   std::vector<ScheduledKernel> kernels;
   std::vector<NodeRef> views;         // realized at the end as views of their bases
+  /// Why each materialized node has a buffer ("output", "reduction",
+  /// "read 512 times per element by kernel 3 R_mul_sum (matmul operand)", ...).
+  std::unordered_map<const Node*, std::string> reasons;
+  /// Kernels with their notes, then every buffer with its reason.
   std::string str() const;
 };
 
 Schedule make_schedule(const std::vector<NodeRef>& targets);
+
+/// KILN_FUSION=0 (or false here) gives one kernel per op.
+void set_fusion_enabled(bool on);
 
 }  // namespace kiln

@@ -321,7 +321,7 @@ std::string schedule_str(const Schedule& s, const std::vector<NodeRef>& outputs,
     auto it = names.find(n.get());
     return it == names.end() ? std::string("%?") : "%" + it->second;
   };
-  std::unordered_set<const Node*> mat, gather_src;
+  std::unordered_set<const Node*> mat;
   std::unordered_map<const Node*, std::string> requested;  // why an output's buffer exists
   for (const NodeRef& n : s.materialized) mat.insert(n.get());
   for (const NodeRef& o : outputs) {
@@ -372,36 +372,17 @@ std::string schedule_str(const Schedule& s, const std::vector<NodeRef>& outputs,
     for (const NodeRef& n : order) where[n.get()].push_back(k);
     computed[k] = order;
   }
-  for (const NodeRef& m : s.materialized)
-    for (const NodeRef& x : m->inputs)
-      if (m->op == Op::Index && x == m->inputs[0]) gather_src.insert(x.get());
   auto why = [&](const NodeRef& n) -> std::string {
     if (auto it = requested.find(n.get()); it != requested.end()) return it->second;
-    switch (kiln::op_info(n->op).kind) {
-      case kiln::OpKind::Reduce: return "reduction";
-      case kiln::OpKind::Scan: return "scan";
-      case kiln::OpKind::Scatter: return "write";
-      default: break;
-    }
-    if (n->op == Op::Copy) return "copy";
-    if (gather_src.count(n.get())) return "gathered from";
-    return "a view of it needs strides";
+    auto it = s.reasons.find(n.get());
+    return it == s.reasons.end() ? std::string("?") : it->second;
   };
 
-  std::vector<std::string> header;
-  {
-    std::string all = s.str();
-    for (size_t b = 0, e; b < all.size(); b = e + 1) {
-      e = all.find('\n', b);
-      if (e == std::string::npos) e = all.size();
-      header.push_back(all.substr(b, e - b));
-    }
-  }
   std::string out;
   for (size_t k = 0; k < s.kernels.size(); ++k) {
     const auto& sk = s.kernels[k];
-    out += header.size() > k ? header[k] + "\n"
-                             : fmt::format("kernel {} {} over {}\n", k, sk.kernel.name, kiln::shape_str(sk.sizes));
+    out += fmt::format("kernel {} {} over {}: {}\n", k, sk.kernel.name, kiln::shape_str(sk.sizes),
+                       fmt::join(sk.notes, ", "));
     std::vector<std::string> reads, writes, comps;
     std::unordered_set<const Node*> listed;
     for (size_t a = 0; a < sk.arg_nodes.size(); ++a) {

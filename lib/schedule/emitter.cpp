@@ -1,0 +1,431 @@
+#include "schedule/emitter.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "graph/builders.h"
+
+namespace kiln::sched {
+
+namespace {
+
+ReduceOp reduce_op_of(Op op) {
+  switch (op) {
+    case Op::Sum: case Op::Cumsum: return ReduceOp::Sum;
+    case Op::Prod: return ReduceOp::Prod;
+    case Op::Amax: return ReduceOp::Max;
+    case Op::Amin: return ReduceOp::Min;
+    case Op::Argmax: return ReduceOp::ArgMax;
+    case Op::Argmin: return ReduceOp::ArgMin;
+    default: throw Error(fmt::format("kiln: internal: {} is not a reduction", op_name(op)));
+  }
+}
+
+// A reduction (or scan) iterates over the input's kept dims, then its reduced
+// dims; the output is written with stride 0 along reduced dims (or, for a
+// scan, at every position).
+Unit reduce_unit(const NodeRef& n) {
+  const NodeRef& x = n->inputs[0];
+  const Shape& dims = n->attrs.ints;
+  Shape perm, iter;
+  for (int64_t d = 0; d < int64_t(x->shape.size()); ++d)
+    if (std::find(dims.begin(), dims.end(), d) == dims.end()) perm.push_back(d);
+  perm.insert(perm.end(), dims.begin(), dims.end());
+  for (int64_t d : perm) iter.push_back(x->shape[d]);
+  Layout out = Layout::contiguous(n->shape).permute(perm);
+  bool scan = op_info(n->op).kind == OpKind::Scan;
+  int reduce_rank = int(dims.size());
+  if (!scan)
+    for (int k = 0; k < reduce_rank; ++k) out.strides[out.strides.size() - 1 - k] = 0;
+  Unit u{n, -1, x, out, {}, reduce_rank};
+  Attrs p;
+  p.ints = perm;
+  u.in_chain.push_back({Op::Permute, p, x});
+  if (reduce_rank == 0) {  // nothing to fold: a trailing dim of size 1
+    Attrs r;
+    iter.push_back(1);
+    r.ints = iter;
+    u.in_chain.insert(u.in_chain.begin(), ViewStep{Op::Reshape, r, x});
+    u.out_layout.shape.push_back(1);
+    u.out_layout.strides.push_back(0);
+    u.reduce_rank = 1;
+  } else {
+    u.out_layout.shape = iter;
+  }
+  return u;
+}
+
+bool broadcasts(const Chain& chain) {
+  for (const ViewStep& st : chain)
+    if (st.op == Op::Expand && numel(st.attrs.ints) > st.input->numel()) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<Unit> units_of(const NodeRef& n) {
+  std::vector<Unit> units;
+  switch (n->op) {
+    case Op::ViewScatter:
+      // Copy the base in, then write the view.
+      units.push_back({n, 0, n->inputs[0], Layout::contiguous(n->shape)});
+      units.push_back({n, 1, n->inputs[1], decode_layout(n->attrs.ints)});
+      break;
+    case Op::Cat: {
+      // Each input fills its slice along attrs.ints[0].
+      int64_t dim = n->attrs.ints[0], start = 0;
+      for (size_t i = 0; i < n->inputs.size(); ++i) {
+        Layout l = Layout::contiguous(n->shape);
+        l.offset = start * l.strides[dim];
+        l.shape[dim] = n->inputs[i]->shape[dim];
+        start += l.shape[dim];
+        units.push_back({n, int(i), n->inputs[i], l});
+      }
+      break;
+    }
+    case Op::IndexPut: {
+      // Copy the base in, then write each value at its indexed position.
+      units.push_back({n, 0, n->inputs[0], Layout::contiguous(n->shape)});
+      const Shape& iter = n->inputs[1]->shape;
+      size_t r = iter.size();
+      Layout base = Layout::contiguous(n->shape);
+      Layout out{iter, Shape(r, 0), 0};
+      for (size_t o = 0; o < r; ++o)
+        if (n->attrs.ints[o] >= 0) out.strides[o] = base.strides[n->attrs.ints[o]];
+      Unit w{n, 1, n->inputs[1], out};
+      for (size_t j = 2; j < n->inputs.size(); ++j) {
+        w.store_index.push_back(n->inputs[j]);
+        w.store_index_strides.push_back(base.strides[n->attrs.ints[r + j - 2]]);
+      }
+      w.accumulate = n->attrs.value.to_bool();
+      units.push_back(w);
+      break;
+    }
+    default:
+      if (is_reduce(n->op)) units.push_back(reduce_unit(n));
+      else units.push_back({n, -1, n, Layout::contiguous(n->shape)});
+  }
+  return units;
+}
+
+// Writes and reductions (their kernels have their own shape) and copies (the
+// user asked for the value laid out contiguously: contiguous(), clone(),
+// reshape's copy).
+const char* always_stored(Op op) {
+  switch (op_info(op).kind) {
+    case OpKind::Scatter: return "write";
+    case OpKind::Reduce: return "reduction";
+    case OpKind::Scan: return "scan";
+    default: return op == Op::Copy ? "copy" : nullptr;
+  }
+}
+
+void Emitter::add_output(const Unit& u) {
+  outputs_.insert(u.node.get());
+  unit_node_ = u.node.get();
+  unit_numel_ = numel(u.iter());
+  reduce_rank_ = u.reduce_rank;
+  // sum_k a[.., k] * b[.., k] with both operands broadcast: a contraction.
+  const NodeRef& v = u.value;
+  contraction_ = u.node->op == Op::Sum && v->op == Op::Mul && !v->realized() && !plan_.has(v.get()) &&
+                 v->inputs[0]->shape != v->shape && v->inputs[1]->shape != v->shape;
+  bool post = false;
+  int val = emit(u.value, u.in_chain);
+  if (val < 0)
+    throw Error(fmt::format("kiln: internal: the schedule left a view of {} without strides", op_name(u.node->op)));
+  if (u.reduce_rank > 0) {
+    Instr r;
+    bool scan = op_info(u.node->op).kind == OpKind::Scan;
+    r.kind = scan ? Instr::Kind::Scan : Instr::Kind::Reduce;
+    r.reduce = reduce_op_of(u.node->op);
+    r.dtype = u.node->dtype;
+    r.operands = {val};
+    r.post_reduce = post = !scan;
+    val = push(r);
+    ops_.push_back(op_name(u.node->op));
+  }
+  std::vector<int> idx;
+  for (const NodeRef& i : u.store_index) idx.push_back(emit(i, {}));
+  int arg = add_arg(u.node, u.out_layout, true, u.node->dtype, u.store_index_strides);
+  if (post) post_args_.insert(arg);
+  Instr st;
+  st.kind = Instr::Kind::Store;
+  st.arg = arg;
+  st.dtype = u.node->dtype;
+  st.operands = {val};
+  st.operands.insert(st.operands.end(), idx.begin(), idx.end());
+  st.post_reduce = post;
+  st.accumulate = u.accumulate;
+  // Indexed writes may hit one element twice: a fixed order decides.
+  if (!u.store_index.empty()) k_.serial = true;
+  k_.body.push_back(st);
+}
+
+void Emitter::store(const NodeRef& n, std::string reason) {
+  if (!decide_)
+    throw Error(fmt::format("kiln: internal: unplanned buffer for {} {} ({})", op_name(n->op),
+                            shape_str(n->shape), reason));
+  decide_(n, Decision{std::move(reason), unit_node_});
+}
+
+int Emitter::add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const Shape& index_strides) {
+  for (size_t a = 0; a < arg_nodes_.size(); ++a)
+    if (!out && !k_.args[a].is_output && arg_nodes_[a] == n && layouts_[a] == l && index_strides_[a] == index_strides)
+      return int(a);
+  KernelArg ka;
+  ka.is_output = out;
+  ka.dtype = t;
+  ka.num_index = int(index_strides.size());
+  k_.args.push_back(ka);
+  arg_nodes_.push_back(n);
+  layouts_.push_back(l);
+  index_strides_.push_back(index_strides);
+  return int(k_.args.size() - 1);
+}
+
+int Emitter::push(Instr in) {
+  k_.body.push_back(std::move(in));
+  return int(k_.body.size() - 1);
+}
+
+void Emitter::add_dep(const NodeRef& n) {
+  if (std::find(deps_.begin(), deps_.end(), n) == deps_.end()) deps_.push_back(n);
+}
+
+// A load of n (a buffer) through the views of `chain`; -1 (and blocked_) if
+// one of them has no strides over what is below it.
+int Emitter::load(const NodeRef& n, const Chain& chain) {
+  Layout l = n->realized() ? n->layout : Layout::contiguous(n->shape);
+  for (size_t i = chain.size(); i-- > 0;) {
+    auto next = graph::apply_view(chain[i].op, chain[i].attrs, l);
+    if (!next) {
+      blocked_ = chain[i].input.get();
+      blocked_reason_ = fmt::format("view: {} {} over it has no strides", op_name(chain[i].op),
+                                    shape_str(chain[i].attrs.ints));
+      return -1;
+    }
+    l = *next;
+  }
+  if (!n->realized()) add_dep(n);
+  Instr in;
+  in.kind = Instr::Kind::Load;
+  in.dtype = n->dtype;
+  in.arg = add_arg(n, l, false, n->dtype);
+  return push(in);
+}
+
+int Emitter::emit(const NodeRef& n, const Chain& chain) {
+  std::string key = fmt::format("{}", static_cast<const void*>(n.get()));
+  for (auto& st : chain) key += fmt::format("|{}:{}", int(st.op), fmt::join(st.attrs.ints, ","));
+  if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+  int id;
+  if (!n->realized() && !plan_.has(n.get()) && !outputs_.count(n.get()))
+    if (const char* why = always_stored(n->op)) store(n, why);
+  if (n->realized() || stored(n.get())) {
+    id = load(n, chain);
+  } else if (n->op == Op::Full) {
+    Instr in;
+    in.kind = Instr::Kind::Const;
+    in.dtype = n->dtype;
+    in.value = n->attrs.value;
+    id = push(in);
+  } else {
+    id = emit_inline(n, chain);
+    if (id < 0 && blocked_ == n.get() && !outputs_.count(n.get())) {
+      // A view over this value has no strides: store it and read it back.
+      blocked_ = nullptr;
+      store(n, blocked_reason_);
+      id = load(n, chain);
+    }
+  }
+  if (id >= 0) memo_[key] = id;
+  return id;
+}
+
+int Emitter::emit_inline(const NodeRef& n, const Chain& chain) {
+  if (!is_view(n->op) && !outputs_.count(n.get())) {
+    std::string why = recompute_reason(n, chain);
+    if (!why.empty()) {
+      store(n, why);
+      return load(n, chain);
+    }
+  }
+  if (decide_ && !outputs_.count(n.get())) inlined_.push_back(n.get());
+  if (n->op == Op::Index) return emit_index(n, chain);
+  if (is_view(n->op)) {
+    Chain c = chain;
+    c.push_back({n->op, n->attrs, n->inputs[0]});
+    return emit(n->inputs[0], c);
+  }
+  return emit_compute(n, chain);
+}
+
+// Why a node this kernel would compute inline gets a buffer instead, or "".
+// Under a broadcast each of its values is computed once per use: in a
+// reduction (a matmul operand, a gradient broadcast into a sum) that is
+// N recomputations of every element for an N-long fold, so anything beyond a
+// cast is stored; in an elementwise kernel a few cheap ops cost less than
+// the load they save, so only costly values are.
+std::string Emitter::recompute_reason(const NodeRef& n, const Chain& chain) const {
+  if (!fusion_enabled()) return "fusion off";
+  if (n->op == Op::Cast || n->op == Op::Copy || n->op == Op::Index || !broadcasts(chain)) return "";
+  int64_t times = n->numel() > 0 ? unit_numel_ / n->numel() : 0;
+  if (reduce_rank_ > 0)
+    return fmt::format("read {} times per element by its consumer ({})", times,
+                       contraction_ ? "matmul operand" : "broadcast into a reduction");
+  if (costly(n)) return fmt::format("read {} times per element by its consumer (costly to recompute)", times);
+  return "";
+}
+
+// An elementwise expression with a transcendental or more than a handful
+// of ops before the values it loads.
+bool Emitter::costly(const NodeRef& root) const {
+  int ops = 0;
+  std::vector<const Node*> stack = {root.get()};
+  std::unordered_set<const Node*> seen;
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    if (!seen.insert(n).second) continue;
+    if (n->realized() || plan_.has(n) || always_stored(n->op)) continue;
+    if (is_elementwise(n->op) && n->op != Op::Cast && n->op != Op::Copy)
+      if (is_float_math(n->op) || ++ops > 4) return true;
+    for (const NodeRef& x : n->inputs) stack.push_back(x.get());
+  }
+  return false;
+}
+
+// A gather: the source must sit in a buffer; its layout over the output
+// walks the mapped dims, and each index value adds index * stride.
+int Emitter::emit_index(const NodeRef& n, const Chain& chain) {
+  const NodeRef& src = n->inputs[0];
+  if (!src->realized() && !plan_.has(src.get())) {
+    const char* why = always_stored(src->op);
+    store(src, why ? why : "gathered: an indexed load reads it from memory");
+  }
+  Layout ls = src->realized() ? src->layout : Layout::contiguous(src->shape);
+  size_t r = n->shape.size();
+  Layout l{n->shape, Shape(r, 0), ls.offset};
+  for (size_t o = 0; o < r; ++o)
+    if (n->attrs.ints[o] >= 0) l.strides[o] = ls.strides[n->attrs.ints[o]];
+  for (size_t i = chain.size(); i-- > 0;) {
+    auto next = graph::apply_view(chain[i].op, chain[i].attrs, l);
+    if (!next) {
+      blocked_ = chain[i].input.get();
+      blocked_reason_ = fmt::format("view: {} {} over it has no strides", op_name(chain[i].op),
+                                    shape_str(chain[i].attrs.ints));
+      return -1;
+    }
+    l = *next;
+  }
+  Shape istrides;
+  Instr in;
+  in.kind = Instr::Kind::Load;
+  in.dtype = src->dtype;
+  for (size_t j = 1; j < n->inputs.size(); ++j) {
+    istrides.push_back(ls.strides[n->attrs.ints[r + j - 1]]);
+    int id = emit(n->inputs[j], chain);
+    if (id < 0) return -1;
+    in.operands.push_back(id);
+  }
+  if (!src->realized()) add_dep(src);
+  in.arg = add_arg(src, l, false, src->dtype, istrides);
+  ops_.push_back("index");
+  return push(in);
+}
+
+int Emitter::emit_compute(const NodeRef& n, const Chain& chain) {
+  if (!is_elementwise(n->op))
+    throw Error(fmt::format("kiln: internal: cannot fuse op {} into an elementwise kernel", op_name(n->op)));
+  Instr in;
+  in.kind = Instr::Kind::Compute;
+  in.op = n->op;
+  in.dtype = n->dtype;
+  for (const NodeRef& x : n->inputs) {
+    Chain c = chain;
+    if (x->shape != n->shape) {  // implicit broadcast
+      Attrs a;
+      a.ints = n->shape;
+      c.push_back({Op::Expand, a, x});
+    }
+    int id = emit(x, c);
+    if (id < 0) return -1;
+    in.operands.push_back(id);
+  }
+  ops_.push_back(op_name(n->op));
+  return push(in);
+}
+
+ScheduledKernel Emitter::finish(const Shape& iter_shape) {
+  ScheduledKernel sk;
+  sk.arg_nodes = arg_nodes_;
+  sk.arg_index_strides = index_strides_;
+  collapse(iter_shape, sk);
+  k_.name = name();
+  sk.kernel = std::move(k_);
+  return sk;
+}
+
+// Drops size-1 dims and merges dims that every argument walks contiguously,
+// so a plain elementwise kernel becomes one flat loop. Output dims and
+// reduced dims are collapsed separately; each keeps at least one dim.
+void Emitter::collapse(const Shape& shape, ScheduledKernel& sk) {
+  int out_rank = int(shape.size()) - reduce_rank_;
+  Shape sizes;
+  std::vector<Shape> strides(layouts_.size());
+  int new_out_rank = 0;
+  for (int group = 0; group < 2; ++group) {
+    int lo = group == 0 ? 0 : out_rank, hi = group == 0 ? out_rank : int(shape.size());
+    if (group == 1 && reduce_rank_ == 0) break;
+    size_t start = sizes.size();
+    for (int d = lo; d < hi; ++d) {
+      if (shape[d] == 1) continue;
+      bool merge = sizes.size() > start;
+      for (size_t a = 0; a < layouts_.size() && merge; ++a)
+        merge = strides[a].back() == layouts_[a].strides[d] * shape[d];
+      if (merge) {
+        sizes.back() *= shape[d];
+        for (size_t a = 0; a < layouts_.size(); ++a) strides[a].back() = layouts_[a].strides[d];
+      } else {
+        sizes.push_back(shape[d]);
+        for (size_t a = 0; a < layouts_.size(); ++a) strides[a].push_back(layouts_[a].strides[d]);
+      }
+    }
+    if (sizes.size() == start) {
+      sizes.push_back(1);
+      for (auto& st : strides) st.push_back(0);
+    }
+    if (group == 0) new_out_rank = int(sizes.size());
+  }
+  sk.sizes = sizes;
+  k_.rank = int(sizes.size());
+  k_.reduce_rank = k_.rank - new_out_rank;
+  for (size_t a = 0; a < layouts_.size(); ++a) {
+    sk.arg_layouts.push_back(Layout{sizes, strides[a], layouts_[a].offset});
+    // The loop that vectorizes is the innermost one: the last reduced dim
+    // for stage-0 accesses of a reduction, else the last output dim.
+    bool stage0 = k_.reduce_rank > 0 && !post_args_.count(int(a));
+    int64_t inner = stage0 ? strides[a].back() : strides[a][new_out_rank - 1];
+    k_.args[a].inner = inner == 1 ? InnerStride::Contig : inner == 0 ? InnerStride::Bcast : InnerStride::General;
+  }
+}
+
+// The first 6 distinct ops it computes; a reduction's own op stays in the
+// name even when the fused body before it is longer.
+std::string Emitter::name() const {
+  std::string s = reduce_rank_ ? "R" : "E";
+  std::vector<std::string> seen;
+  for (auto& o : ops_)
+    if (std::find(seen.begin(), seen.end(), o) == seen.end()) seen.push_back(o);
+  if (seen.size() > 6) {
+    std::string last = seen.back();
+    seen.resize(6);
+    if (reduce_rank_ && std::find(seen.begin(), seen.end(), last) == seen.end()) seen.back() = last;
+  }
+  for (auto& o : seen) s += "_" + o;
+  if (ops_.empty()) s += "_copy";
+  return s;
+}
+
+}  // namespace kiln::sched

@@ -1,0 +1,37 @@
+#pragma once
+// Plan: the scheduler's fusion decisions. Every unrealized node the schedule
+// gives a buffer of its own is in the plan, with the reason; every other
+// node a kernel needs is computed inline by the kernels that read it.
+//
+// The reasons, in the order the scheduler checks them:
+//   output        requested (or the base of a requested view), or held by a
+//                 live Tensor (a value a later schedule would recompute)
+//   reduction/scan/write/copy   nodes that always own a buffer
+//   view          a view over it cannot be expressed as strides
+//   gathered      an indexed load reads it from memory
+//   read N times  an elementwise producer that the consumer would recompute
+//                 N times per element (a matmul operand, a value broadcast
+//                 into a reduction, or a costly value under a broadcast)
+//   fusion off    KILN_FUSION=0 / set_fusion_enabled(false)
+#include <string>
+#include <unordered_map>
+
+#include "graph/node.h"
+
+namespace kiln {
+
+struct Decision {
+  std::string reason;
+  const Node* consumer = nullptr;  // the kernel's node whose walk decided it, if any
+};
+
+struct Plan {
+  std::unordered_map<const Node*, Decision> stored;
+  bool has(const Node* n) const { return stored.count(n) > 0; }
+};
+
+/// Whether the scheduler fuses (the KILN_FUSION environment variable, 0 to
+/// turn it off, or set_fusion_enabled).
+bool fusion_enabled();
+
+}  // namespace kiln
