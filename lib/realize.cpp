@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "codegen/cpu/cpu_jit.h"
 #include "graph/builders.h"
@@ -89,6 +90,46 @@ void launch(CpuKernelFn fn, const std::vector<void*>& ptrs, const std::vector<in
   }
 }
 
+// A value this schedule computes that something outside it still refers to
+// (a live Tensor, or a lazy value that is not part of this schedule, such
+// as next step's parameters or the gradient graph built on a forward pass)
+// is stored too, and becomes a realized leaf: whatever needs it later reads
+// it instead of computing it (and its history) again. A lazy training loop
+// that only reads loss.item() then runs the same kernels every step.
+// "Outside" is what the shared_ptr count says beyond the edges inside the
+// graph. Constants are recomputed for free and stay inline.
+void add_values_needed_later(std::vector<NodeRef>& targets) {
+  std::unordered_map<const Node*, int64_t> edges;  // references from nodes of this graph
+  std::unordered_map<const Node*, const NodeRef*> ref;
+  std::vector<const Node*> stack;
+  for (const NodeRef& t : targets) {
+    edges[t.get()]++;  // the targets vector's own reference
+    if (ref.emplace(t.get(), &t).second) stack.push_back(t.get());
+  }
+  std::vector<const Node*> visited;
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    visited.push_back(n);
+    for (const NodeRef& x : n->inputs) {
+      if (x->realized()) continue;
+      edges[x.get()]++;
+      if (ref.emplace(x.get(), &x).second) stack.push_back(x.get());
+    }
+  }
+  std::unordered_set<const Node*> requested;
+  for (const NodeRef& t : targets) requested.insert(t.get());
+  for (const Node* n : visited) {
+    if (requested.count(n)) continue;  // (their refs point into `targets`, which grows)
+    const NodeRef& r = *ref.at(n);
+    if (r.use_count() <= edges.at(n)) continue;
+    const Node* root = n;
+    while (!root->realized() && is_view(root->op)) root = root->inputs[0].get();
+    if (root->op == Op::Full && !root->realized()) continue;
+    targets.push_back(r);
+  }
+}
+
 }  // namespace
 
 void realize(const std::vector<Tensor>& tensors) {
@@ -102,6 +143,7 @@ void realize(const std::vector<Tensor>& tensors) {
     if (!n->realized()) targets.push_back(n);
   }
   if (targets.empty()) return;
+  add_values_needed_later(targets);
   if (debug_level() >= 2) std::fprintf(stderr, "---- graph\n%s", text::print(targets).c_str());
   std::vector<NodeRef> optimized = passes::optimize(targets);
   if (debug_level() >= 2) std::fprintf(stderr, "---- optimized graph\n%s", text::print(optimized).c_str());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <unordered_set>
 
 namespace kiln {
 
@@ -48,6 +49,26 @@ void Node::set_realized(std::shared_ptr<Buffer> buf, Layout l) {
   layout = std::move(l);
   if (!requires_grad || grad_leaf) inputs.clear();
   depth = 0;
+}
+
+uint32_t Node::refresh_depth() {
+  if (realized() || depth == 0) return depth = 0;
+  // Iterative post-order over the unrealized nodes below; each is visited once.
+  std::vector<std::pair<Node*, size_t>> stack = {{this, 0}};
+  std::unordered_set<Node*> seen = {this};
+  while (!stack.empty()) {
+    auto& [n, next] = stack.back();
+    if (next < n->inputs.size()) {
+      Node* x = n->inputs[next++].get();
+      if (!x->realized() && x->depth > 0 && seen.insert(x).second) stack.push_back({x, 0});
+      continue;
+    }
+    uint32_t d = 0;
+    for (const NodeRef& x : n->inputs) d = std::max(d, x->realized() ? 1u : x->depth + 1);
+    n->depth = d;
+    stack.pop_back();
+  }
+  return depth;
 }
 
 namespace {

@@ -207,7 +207,10 @@ int Emitter::load(const NodeRef& n, const Chain& chain) {
     }
     l = *next;
   }
-  if (!n->realized()) add_dep(n);
+  if (!n->realized()) {
+    add_dep(n);
+    if (!chain.empty()) remapped_.insert(n.get());
+  }
   Instr in;
   in.kind = Instr::Kind::Load;
   in.dtype = n->dtype;
@@ -329,7 +332,10 @@ int Emitter::emit_index(const NodeRef& n, const Chain& chain) {
     if (id < 0) return -1;
     in.operands.push_back(id);
   }
-  if (!src->realized()) add_dep(src);
+  if (!src->realized()) {
+    add_dep(src);
+    remapped_.insert(src.get());
+  }
   in.arg = add_arg(src, l, false, src->dtype, istrides);
   ops_.push_back("index");
   return push(in);

@@ -62,6 +62,9 @@ public:
   /// Planned nodes this kernel loads, in the order it first reads them
   /// (never by address: the schedule must not depend on memory layout).
   const std::vector<NodeRef>& deps() const { return deps_; }
+  /// Whether every load of dep `n` reads element i at element i (no view):
+  /// a kernel that also computes n can then use the value it computed.
+  bool reads_in_place(const Node* n) const { return !remapped_.count(n); }
   /// Unplanned nodes the walk computed inline (planning re-walks a kernel
   /// when a later decision stores one of them).
   const std::vector<const Node*>& inlined() const { return inlined_; }
@@ -101,6 +104,7 @@ private:
   std::vector<Shape> index_strides_;
   std::unordered_map<std::string, int> memo_;
   std::vector<NodeRef> deps_;
+  std::unordered_set<const Node*> remapped_;  // deps loaded through a view
   std::vector<const Node*> inlined_;
   std::vector<std::string> ops_;
   int reduce_rank_ = 0;

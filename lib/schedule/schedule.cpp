@@ -31,6 +31,7 @@ public:
   Plan plan;
   std::vector<NodeRef> work;  // stored nodes, in the order they were decided
   std::unordered_map<const Node*, std::vector<NodeRef>> deps;
+  std::unordered_map<const Node*, std::unordered_set<const Node*>> in_place;  // deps read in place
 
   void store(const NodeRef& n, Decision d) {
     if (n->realized()) return;
@@ -59,6 +60,10 @@ private:
     Emitter e(plan, [this](const NodeRef& m, Decision d) { store(m, std::move(d)); });
     for (const Unit& u : units_of(n)) e.add_output(u);
     deps[n.get()] = e.deps();
+    auto& ip = in_place[n.get()];
+    ip.clear();
+    for (const NodeRef& d : e.deps())
+      if (e.reads_in_place(d.get())) ip.insert(d.get());
     inlined_[n.get()] = e.inlined();
   }
 
@@ -122,7 +127,9 @@ Schedule make_schedule(const std::vector<NodeRef>& targets) {
   std::vector<NodeRef> order = dependency_order(p);
 
   // Group units into kernels: a plain unit joins the latest kernel of its
-  // shape that runs after everything it reads (never with fusion off).
+  // shape that runs after everything it reads (never with fusion off). A
+  // value it reads in place from a plain unit of its shape may come from
+  // the same kernel: the kernel stores it and uses it while in registers.
   struct Group {
     Shape shape;
     int reduce_rank;
@@ -133,13 +140,22 @@ Schedule make_schedule(const std::vector<NodeRef>& targets) {
   std::unordered_map<const Node*, int> group_of;
   bool fuse = fusion_enabled();
   for (const NodeRef& n : order) {
-    int after = -1;
-    for (const NodeRef& d : p.deps.at(n.get())) after = std::max(after, group_of.at(d.get()));
-    for (const Unit& u : units_of(n)) {
+    int after = -1, with = -1;  // after every hard dependency, at or after the soft ones
+    std::vector<Unit> units = units_of(n);
+    bool plain_elementwise = fuse && units.size() == 1 && units[0].whole() && units[0].reduce_rank == 0;
+    for (const NodeRef& d : p.deps.at(n.get())) {
+      int gd = group_of.at(d.get());
+      const Group& dg = groups[size_t(gd)];
+      bool soft = plain_elementwise && p.in_place.at(n.get()).count(d.get()) && dg.plain &&
+                  dg.reduce_rank == 0 && d->shape == n->shape && !is_reduce(d->op) && d->op != Op::Copy;
+      if (soft) with = std::max(with, gd);
+      else after = std::max(after, gd);
+    }
+    for (const Unit& u : units) {
       bool plain = u.whole() && fuse;
       int g = -1;
       if (plain)
-        for (int k = int(groups.size()) - 1; k > after; --k)
+        for (int k = int(groups.size()) - 1; k > after && k >= with; --k)
           if (groups[k].plain && groups[k].shape == u.iter() && groups[k].reduce_rank == u.reduce_rank) {
             g = k;
             break;

@@ -62,7 +62,7 @@ void TensorImpl::rebind(NodeRef v) {
   node_ = std::move(v);
   version_++;
   // 10^5 in-place updates must not build a graph too deep to walk.
-  if (node_->depth > Node::kMaxDepth) Tensor(std::make_shared<TensorImpl>(node_)).realize();
+  if (node_->depth > Node::kMaxDepth && node_->refresh_depth() > Node::kMaxDepth) Tensor(std::make_shared<TensorImpl>(node_)).realize();
 }
 
 void TensorImpl::set_requires_grad(bool on) {
@@ -99,7 +99,7 @@ Tensor TensorImpl::make_view(const std::shared_ptr<TensorImpl>& self, NodeRef vi
 
 Tensor wrap(NodeRef n) {
   Tensor t(std::make_shared<TensorImpl>(std::move(n)));
-  if (t.impl()->node()->depth > Node::kMaxDepth) t.realize();
+  if (t.impl()->node()->depth > Node::kMaxDepth && t.impl()->node()->refresh_depth() > Node::kMaxDepth) t.realize();
   return t;
 }
 
