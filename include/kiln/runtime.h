@@ -17,6 +17,13 @@ template <typename... Ts> void realize(const Tensor& t, const Ts&... more) {
 void set_num_threads(int n);
 int get_num_threads();
 
+/// Fusion on (the default) or off: off, every op gets a kernel of its own
+/// (views still fold into loads), for comparison and debugging. The
+/// environment variable KILN_FUSION=0 turns it off at start-up. Results
+/// equal the fused ones (bitwise for elementwise chains).
+void set_fusion_enabled(bool on);
+bool fusion_enabled();
+
 /// Counters for tests and tuning; they only ever grow.
 struct RuntimeStats {
   int64_t kernels_compiled = 0;  ///< JIT compilations

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "graph/node.h"
+#include "kiln/runtime.h"
 
 namespace kiln {
 
@@ -29,9 +30,5 @@ struct Plan {
   std::unordered_map<const Node*, Decision> stored;
   bool has(const Node* n) const { return stored.count(n) > 0; }
 };
-
-/// Whether the scheduler fuses (the KILN_FUSION environment variable, 0 to
-/// turn it off, or set_fusion_enabled).
-bool fusion_enabled();
 
 }  // namespace kiln

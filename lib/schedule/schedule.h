@@ -40,7 +40,4 @@ struct Schedule {
 
 Schedule make_schedule(const std::vector<NodeRef>& targets);
 
-/// KILN_FUSION=0 (or false here) gives one kernel per op.
-void set_fusion_enabled(bool on);
-
 }  // namespace kiln

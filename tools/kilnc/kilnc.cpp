@@ -579,6 +579,12 @@ int main_(int argc, char** argv) {
     check_data(prog.outputs, parsed, shown);
     std::vector<kiln::Tensor> results;
     for (const NodeRef& n : prog.outputs) results.push_back(kiln::wrap(n));
+    // Only the outputs stay referenced: a value anything else still holds
+    // is stored when computed (see README), and --run must schedule the
+    // graph as a program that built it would.
+    parsed.values.clear();
+    optimized.reset();
+    schedule.reset();
     backend->run(results);
     double run_ms = ms_since(t1);
     if (o.run) {
