@@ -2,11 +2,26 @@
 // memory with a materialized temporary, as PyTorch runs them. Built only when
 // libtorch-dev is installed (it is a baseline, never a dependency).
 #include <benchmark/benchmark.h>
+#include <dlfcn.h>
 #include <torch/torch.h>
+
+#include <cstdio>
 
 namespace {
 
 constexpr int64_t kN = int64_t(1) << 24;
+
+// Which OpenBLAS kernel LibTorch's matmuls run (scripts/kiln.sh bench sets
+// OPENBLAS_CORETYPE from the CPU flags).
+const bool kReportedBlas = [] {
+  using CoreName = char* (*)();
+  if (auto f = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename")))
+    std::fprintf(stderr, "LibTorch baseline: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s)\n", f(),
+                 std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "unset");
+  else
+    std::fprintf(stderr, "LibTorch baseline: no OpenBLAS found (reference BLAS?)\n");
+  return true;
+}();
 
 struct TorchInputs {
   torch::Tensor x = torch::rand({kN}), y = torch::rand({kN});
@@ -50,5 +65,36 @@ void BM_LibTorchMatmul(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_LibTorchMatmul)->Args({512, 1})->Args({1024, 1})->Args({1024, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+namespace {
+
+// The MLP training step of bench/training_bench.cpp, eager.
+void BM_LibTorchMlpTrainStep(benchmark::State& state) {
+  at::set_num_threads(int(state.range(0)));
+  torch::manual_seed(0);
+  const int64_t B = 256, I = 784, H = 512, O = 10;
+  torch::Tensor X = torch::rand({B, I}), y = torch::arange(B) % O;
+  std::vector<torch::Tensor> P;
+  for (auto [o, i] : {std::pair<int64_t, int64_t>{H, I}, {H, H}, {O, H}}) {
+    P.push_back((torch::randn({o, i}) / std::sqrt(double(i))).requires_grad_());
+    P.push_back(torch::zeros({o}).requires_grad_());
+  }
+  auto step = [&] {
+    for (auto& p : P) p.mutable_grad() = torch::Tensor();
+    auto h1 = torch::relu(torch::nn::functional::linear(X, P[0], P[1]));
+    auto h2 = torch::relu(torch::nn::functional::linear(h1, P[2], P[3]));
+    auto loss = torch::nn::functional::cross_entropy(torch::nn::functional::linear(h2, P[4], P[5]), y);
+    loss.backward();
+    torch::NoGradGuard g;
+    for (auto& p : P) p.sub_(p.grad() * 0.01);
+    return loss;
+  };
+  for (int i = 0; i < 3; ++i) step();
+  for (auto _ : state) benchmark::DoNotOptimize(step().data_ptr());
+  state.counters["steps/s"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_LibTorchMlpTrainStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

@@ -64,6 +64,11 @@ private:
     // Requested values keep their own node (and buffer): merging one with
     // another would let a write through one data pointer show in the other.
     bool requested = keep_.count(n.get()) > 0;
+    if (n->op == Op::Sum)
+      if (NodeRef m = pack_contraction(*n, in[0])) {
+        in[0] = m;
+        changed = true;
+      }
     if (!requested)
       if (NodeRef f = fold(*n, in)) return f;
     std::string key = key_of(*n, in);
@@ -120,6 +125,52 @@ private:
       default: break;
     }
     return nullptr;
+  }
+
+  // A contraction sum_k a[.., k] * b[.., k] (both operands broadcast, one
+  // reduced dim) runs on the backend's tiled path only when each operand is
+  // contiguous along k. An operand that is not (a transposed gradient, a
+  // batch-major input in a weight gradient) is laid out with k innermost
+  // first: its distinct elements (the broadcast dims sliced to one) copied
+  // in that order and read back through views, the same value. Its producer
+  // then runs once per element in the copy instead of once per use.
+  NodeRef pack_contraction(const Node& sum, const NodeRef& mul) {
+    if (mul->realized() || mul->op != Op::Mul || sum.attrs.ints.size() != 1) return nullptr;
+    if (mul->dtype != kFloat32 && mul->dtype != kFloat64) return nullptr;
+    const Shape& full = mul->shape;
+    size_t R = full.size(), d = size_t(sum.attrs.ints[0]);
+    if (full[d] <= 1) return nullptr;
+    std::vector<NodeRef> ops = mul->inputs;
+    bool changed = false;
+    for (NodeRef& u : ops) {
+      Shape s(R - u->shape.size(), 1);
+      s.insert(s.end(), u->shape.begin(), u->shape.end());
+      NodeRef v = s == u->shape ? u : graph::view(u, s);
+      Layout l = graph::layout_of(v);
+      std::vector<size_t> expanded;  // broadcast dims that hold a size (stride 0)
+      bool broadcast = false;
+      for (size_t i = 0; i < R; ++i) {
+        if (s[i] == 1 && full[i] > 1) broadcast = true;
+        if (s[i] > 1 && l.strides[i] == 0) {
+          broadcast = true;
+          expanded.push_back(i);
+        }
+      }
+      if (!broadcast || s[d] == 1) return nullptr;  // not a contraction over d
+      if (l.strides[d] == 1) continue;
+      for (size_t b : expanded) v = graph::slice(v, int64_t(b), 0, 1);
+      Shape p, inv(R);
+      for (size_t i = 0; i < R; ++i)
+        if (i != d) p.push_back(int64_t(i));
+      p.push_back(int64_t(d));
+      for (size_t i = 0; i < R; ++i) inv[size_t(p[i])] = int64_t(i);
+      u = graph::permute(graph::copy(graph::permute(v, p)), inv);
+      changed = true;
+    }
+    if (!changed) return nullptr;
+    NodeRef m = graph::binary(Op::Mul, ops[0], ops[1]);
+    if (m->shape != full) return nullptr;
+    return rebuild(m);
   }
 
   // The view op of n applied directly to x (x composes with it: views of x

@@ -274,6 +274,7 @@ std::string Emitter::recompute_reason(const NodeRef& n, const Chain& chain) cons
   if (!fusion_enabled()) return "fusion off";
   if (n->op == Op::Cast || n->op == Op::Copy || n->op == Op::Index || !broadcasts(chain)) return "";
   int64_t times = n->numel() > 0 ? unit_numel_ / n->numel() : 0;
+  if (times <= 1) return "";
   if (reduce_rank_ > 0)
     return fmt::format("read {} times per element by its consumer ({})", times,
                        contraction_ ? "matmul operand" : "broadcast into a reduction");
