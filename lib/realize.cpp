@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -130,6 +131,46 @@ void add_values_needed_later(std::vector<NodeRef>& targets) {
   }
 }
 
+// Copies elements between two strided layouts of one shape.
+void copy_strided(const char* src, const Layout& sl, char* dst, const Layout& dl, size_t es) {
+  size_t r = sl.shape.size();
+  int64_t n = numel(sl.shape);
+  Shape idx(r, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t so = sl.offset, d = dl.offset;
+    for (size_t k = 0; k < r; ++k) {
+      so += idx[k] * sl.strides[k];
+      d += idx[k] * dl.strides[k];
+    }
+    std::memcpy(dst + d * int64_t(es), src + so * int64_t(es), es);
+    for (size_t k = r; k-- > 0;)
+      if (++idx[k] < sl.shape[k]) break;
+      else idx[k] = 0;
+  }
+}
+
+// A from_blob tensor's in-place result, now computed, goes into the
+// caller's memory, and the node aliases that memory from now on. A node
+// that aliased it until now and that something still reads (a lazy value
+// built before the in-place op) keeps the old contents in a copy of its own.
+void write_back(const NodeRef& n) {
+  std::shared_ptr<External> ext = std::move(n->write_back);
+  size_t es = size_t(element_size(n->dtype));
+  if (NodeRef cur = ext->current.lock(); cur && cur != n && cur->realized() && cur->buffer == ext->buffer &&
+                                         cur.use_count() > 1) {
+    auto copy = Buffer::allocate_elements(cur->numel(), int64_t(es));
+    Layout l = Layout::contiguous(cur->shape);
+    copy_strided(static_cast<const char*>(cur->buffer->data()), cur->layout, static_cast<char*>(copy->data()), l, es);
+    cur->buffer = std::move(copy);
+    cur->layout = l;
+  }
+  copy_strided(static_cast<const char*>(n->buffer->data()), n->layout, static_cast<char*>(ext->buffer->data()),
+               ext->layout, es);
+  n->buffer = ext->buffer;
+  n->layout = ext->layout;
+  ext->current = n;
+}
+
 }  // namespace
 
 void realize(const std::vector<Tensor>& tensors) {
@@ -186,6 +227,12 @@ void realize(const std::vector<Tensor>& tensors) {
   // Requested nodes the passes rewrote take the rewritten node's value.
   for (size_t i = 0; i < targets.size(); ++i)
     if (optimized[i] != targets[i]) targets[i]->set_realized(optimized[i]->buffer, optimized[i]->layout);
+  // (The schedule's own references go first: they would count as readers.)
+  sched = Schedule();
+  optimized.clear();
+  bufs.clear();
+  for (const NodeRef& t : targets)
+    if (t->write_back && t->realized()) write_back(t);
 }
 
 RuntimeStats runtime_stats() {

@@ -126,12 +126,15 @@ std::shared_ptr<Buffer> Buffer::allocate_elements(int64_t numel, int64_t element
   return allocate(size_t(bytes), device);
 }
 
-std::shared_ptr<Buffer> Buffer::borrow(void* data, size_t bytes, Device device) {
-  return std::shared_ptr<Buffer>(new Buffer(data, bytes, device, false));
+std::shared_ptr<Buffer> Buffer::borrow(void* data, size_t bytes, Device device, std::function<void(void*)> deleter) {
+  auto b = std::shared_ptr<Buffer>(new Buffer(data, bytes, device, false));
+  b->deleter_ = std::move(deleter);
+  return b;
 }
 
 Buffer::~Buffer() {
   if (owned_) allocator().release(data_);
+  else if (deleter_) deleter_(data_);
 }
 
 size_t allocator_bytes_cached() { return allocator().cached(); }

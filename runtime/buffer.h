@@ -3,6 +3,7 @@
 // the caching allocator and go back to it when the last reference dies;
 // borrowed buffers (from_blob) belong to the caller.
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "kiln/device.h"
@@ -16,8 +17,10 @@ public:
   /// Room for `numel` elements of `element_size` bytes (at least one
   /// element); throws kiln::Error when the size does not fit in memory.
   static std::shared_ptr<Buffer> allocate_elements(int64_t numel, int64_t element_size, Device device = kCPU);
-  /// Caller-owned memory: never freed by kiln.
-  static std::shared_ptr<Buffer> borrow(void* data, size_t bytes, Device device = kCPU);
+  /// Caller-owned memory: never freed by kiln; `deleter` (if any) is called
+  /// with `data` when the last reference to the buffer goes.
+  static std::shared_ptr<Buffer> borrow(void* data, size_t bytes, Device device = kCPU,
+                                        std::function<void(void*)> deleter = nullptr);
   ~Buffer();
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -25,6 +28,8 @@ public:
   void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  /// The caller's memory (from_blob), not kiln's.
+  bool borrowed() const { return !owned_; }
 
 private:
   Buffer(void* data, size_t bytes, Device device, bool owned)
@@ -33,6 +38,7 @@ private:
   size_t bytes_;
   Device device_;
   bool owned_;
+  std::function<void(void*)> deleter_;
 };
 
 }  // namespace kiln

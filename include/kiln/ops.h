@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 // Free functions and operators over kiln::Tensor (PyTorch's torch.* names).
 #include "kiln/tensor.h"
 
@@ -28,10 +29,17 @@ Tensor rand_like(const Tensor& t);
 Tensor randn_like(const Tensor& t);
 void manual_seed(uint64_t seed);
 /// A zero-copy tensor over caller memory (contiguous, or with the given
-/// strides in elements). The caller keeps the memory alive; the tensor sees
-/// later changes to it, like torch.from_numpy.
+/// strides in elements), shared both ways like torch.from_numpy: the tensor
+/// reads the memory when a value computed from it is realized (so it sees
+/// changes made before then), its in-place ops (also through views) write
+/// into the memory when the tensor is realized, and clone() copies it at
+/// the call. The caller keeps the memory alive (or passes a deleter).
 Tensor from_blob(void* data, const Shape& shape, TensorOptions opts = {});
 Tensor from_blob(void* data, const Shape& shape, const Shape& strides, TensorOptions opts = {});
+/// ... calling `deleter(data)` when kiln no longer needs the memory.
+Tensor from_blob(void* data, const Shape& shape, std::function<void(void*)> deleter, TensorOptions opts = {});
+Tensor from_blob(void* data, const Shape& shape, const Shape& strides, std::function<void(void*)> deleter,
+                 TensorOptions opts = {});
 
 // ---- elementwise ----
 Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha = 1);

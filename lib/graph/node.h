@@ -49,6 +49,14 @@ struct Attrs {
 
 struct Node;
 using NodeRef = std::shared_ptr<Node>;
+/// The caller's memory behind a from_blob tensor. The tensor's in-place
+/// results carry it (Node::write_back) and are copied into it when they are
+/// realized, as PyTorch's from_blob/from_numpy share both ways.
+struct External {
+  std::shared_ptr<Buffer> buffer;
+  Layout layout;
+  std::weak_ptr<Node> current;  // the node that aliases the memory now
+};
 /// Gradient bookkeeping of a tensor whose gradient is kept (a leaf that
 /// requires grad, or a tensor that called retain_grad()): shared by the
 /// tensor and every node it is bound to.
@@ -83,6 +91,9 @@ struct Node {
   /// Recomputes `depth` here and below from what is realized now.
   uint32_t refresh_depth();
   std::shared_ptr<AutogradMeta> meta;
+  /// Set on a from_blob tensor's in-place results: realize() copies the
+  /// value into the caller's memory and the node then aliases it.
+  std::shared_ptr<External> write_back;
 
   Node(Op op, DType dtype, Shape shape, Attrs attrs, std::vector<NodeRef> inputs);
   ~Node();

@@ -156,10 +156,19 @@ Tensor linspace(const Scalar& start, const Scalar& end, int64_t steps, TensorOpt
 }
 
 Tensor from_blob(void* data, const Shape& shape, TensorOptions opts) {
-  return from_blob(data, shape, Layout::contiguous(shape).strides, opts);
+  return from_blob(data, shape, Layout::contiguous(shape).strides, nullptr, opts);
 }
 
 Tensor from_blob(void* data, const Shape& shape, const Shape& strides, TensorOptions opts) {
+  return from_blob(data, shape, strides, nullptr, opts);
+}
+
+Tensor from_blob(void* data, const Shape& shape, std::function<void(void*)> deleter, TensorOptions opts) {
+  return from_blob(data, shape, Layout::contiguous(shape).strides, std::move(deleter), opts);
+}
+
+Tensor from_blob(void* data, const Shape& shape, const Shape& strides, std::function<void(void*)> deleter,
+                 TensorOptions opts) {
   check_device(opts, "from_blob");
   check_shape(shape, "from_blob");
   if (strides.size() != shape.size())
@@ -167,8 +176,15 @@ Tensor from_blob(void* data, const Shape& shape, const Shape& strides, TensorOpt
   DType t = dtype_or(opts, kFloat32);
   int64_t extent = 1;
   for (size_t i = 0; i < shape.size(); ++i) extent += (shape[i] - 1) * std::abs(strides[i]);
-  auto buf = Buffer::borrow(data, size_t(extent * element_size(t)));
-  return finish(graph::buffer(std::move(buf), t, Layout{shape, strides, 0}), opts);
+  if (!data && numel(shape) > 0)
+    throw Error(fmt::format("from_blob: data is a null pointer (shape {})", shape_str(shape)));
+  auto buf = Buffer::borrow(data, size_t(extent * element_size(t)), kCPU, std::move(deleter));
+  Layout l{shape, strides, 0};
+  NodeRef leaf = graph::buffer(buf, t, l);
+  auto ext = std::make_shared<External>(External{buf, l, leaf});
+  Tensor r = finish(std::move(leaf), opts);
+  r.impl()->external = std::move(ext);
+  return r;
 }
 
 }  // namespace kiln

@@ -59,6 +59,7 @@ void TensorImpl::rebind(NodeRef v) {
     v->requires_grad = v->grad_leaf = true;
     v->meta = node_->meta;
   }
+  if (external) v->write_back = external;
   node_ = std::move(v);
   version_++;
   // 10^5 in-place updates must not build a graph too deep to walk.
@@ -327,7 +328,15 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const {
 }
 
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
-Tensor Tensor::clone() const { return wrap(graph::copy(node_of(*this))); }
+Tensor Tensor::clone() const {
+  Tensor c = wrap(graph::copy(node_of(*this)));
+  // A copy of the caller's memory (from_blob) is taken now, as PyTorch's is:
+  // later writes to that memory do not reach it.
+  const Node* root = node_of(*this).get();
+  while (!root->realized() && is_view(root->op)) root = root->inputs[0].get();
+  if (root->realized() && root->buffer->borrowed()) c.realize();
+  return c;
+}
 
 // --------------------------------------------------------------- elementwise
 

@@ -25,6 +25,8 @@ struct TensorImpl {
   void set_requires_grad(bool on);
   /// Gradient bookkeeping, for leaves and tensors that retain their grad.
   std::shared_ptr<AutogradMeta> meta;
+  /// A from_blob tensor: the caller's memory its in-place results go to.
+  std::shared_ptr<External> external;
 
 private:
   void rebind(NodeRef v);  // new value of this (root) tensor
