@@ -119,3 +119,16 @@ TEST(Lazy, HeldValuesAreStoredWhenComputed) {
   c.realize();
   EXPECT_NEAR(b.item<double>(), c.item<double>(), 1e-6 * std::fabs(c.item<double>()));
 }
+
+// A matmul operand broadcast along the folded dim (its values repeat along
+// k) is not re-laid out: it is already one value per row. Checked against
+// the product computed on the host.
+TEST(Lazy, MatmulOfAnOperandExpandedAlongK) {
+  manual_seed(3);
+  auto v = randn({3}).realize();
+  auto w = randn({2, 3}).realize();
+  auto r = matmul(v.unsqueeze(1).expand({3, 2}), w).to_vector<float>();
+  auto vv = v.to_vector<float>(), ww = w.to_vector<float>();
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) EXPECT_FLOAT_EQ(r[size_t(i * 3 + j)], vv[size_t(i)] * ww[size_t(j)] + vv[size_t(i)] * ww[size_t(3 + j)]);
+}

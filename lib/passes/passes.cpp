@@ -156,7 +156,7 @@ private:
           expanded.push_back(i);
         }
       }
-      if (!broadcast || s[d] == 1) return nullptr;  // not a contraction over d
+      if (!broadcast || s[d] == 1 || l.strides[d] == 0) return nullptr;  // not a contraction over d
       if (l.strides[d] == 1) continue;
       for (size_t b : expanded) v = graph::slice(v, int64_t(b), 0, 1);
       Shape p, inv(R);
