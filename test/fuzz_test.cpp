@@ -11,6 +11,8 @@
 //   KILN_FUZZ_ITERS=N   programs to run (default: a fast CI mode)
 //   KILN_FUZZ_SEED=S    first seed (default 1)
 //   KILN_FUZZ_SECONDS=T stop after T seconds (a long run: ITERS large, T set)
+//   KILN_FUZZ_TRACE=1   print each op as it is built, and write the lazy
+//                       graph to fuzz-trace.kiln before it is computed
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
 
@@ -81,6 +83,7 @@ private:
     if (mode_ == Mode::Eager) t.realize();
     pool_.push_back(t);
     res_.log.push_back(fmt("v{} = {}  : {} {}", pool_.size() - 1, what, name(t.dtype()), shape_of(t)));
+    if (std::getenv("KILN_FUZZ_TRACE")) std::fprintf(stderr, "[%s] %s\n", mode_name(mode_), res_.log.back().c_str());
   }
   template <typename... A> static std::string fmt(const char* f, A... a) {
     std::ostringstream os;
@@ -430,6 +433,7 @@ private:
       text::PrintOptions o;
       o.inline_limit = 1 << 20;
       res_.graph = text::print(nodes, o);
+      if (std::getenv("KILN_FUZZ_TRACE")) std::ofstream("fuzz-trace.kiln") << res_.graph;
     }
     realize(res_.values);  // one schedule (eager: most are computed already)
   }

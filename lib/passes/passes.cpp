@@ -47,9 +47,9 @@ public:
   }
 
   NodeRef rebuild(const NodeRef& n) {
-    if (auto it = memo_.find(n.get()); it != memo_.end()) return it->second;
+    if (auto it = memo_.find(n.get()); it != memo_.end()) return it->second.second;
     NodeRef r = n->realized() ? n : simplify(n);
-    memo_[n.get()] = r;
+    memo_[n.get()] = {n, r};
     return r;
   }
 
@@ -156,7 +156,9 @@ private:
           expanded.push_back(i);
         }
       }
-      if (!broadcast || s[d] == 1 || l.strides[d] == 0) return nullptr;  // not a contraction over d
+      // Not a contraction over d; or an operand constant along k (an expand),
+      // which no layout makes a plain load contiguous along k.
+      if (!broadcast || s[d] == 1 || l.strides[d] == 0) return nullptr;
       if (l.strides[d] == 1) continue;
       for (size_t b : expanded) v = graph::slice(v, int64_t(b), 0, 1);
       Shape p, inv(R);
@@ -191,7 +193,9 @@ private:
   }
 
   std::unordered_set<const Node*> keep_;
-  std::unordered_map<const Node*, NodeRef> memo_;
+  // Keyed by address, so each key node is held too: a node the pass made and
+  // dropped must not free its address for a later node to hit its entry.
+  std::unordered_map<const Node*, std::pair<NodeRef, NodeRef>> memo_;
   std::unordered_map<std::string, NodeRef> table_;
 };
 
