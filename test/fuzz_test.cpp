@@ -50,6 +50,8 @@ struct Result {
   bool reassociates = false;     // has reductions/matmuls (order may differ)
   int64_t launched = 0;          // kernels the whole run launched
   size_t outputs = 0;            // values[0, outputs) are outputs, the rest gradients
+  bool single = false;           // some value is float32 (float64 results carry its rounding)
+  bool ill_conditioned = false;  // layer_norm: 1/std amplifies rounding up to ~300x
 };
 
 std::string shape_of(const Tensor& t) { return shape_str(t.shape()); }
@@ -81,6 +83,7 @@ public:
 private:
   void record(const Tensor& t, const std::string& what) {
     if (mode_ == Mode::Eager) t.realize();
+    if (t.dtype() == kFloat32) res_.single = true;
     pool_.push_back(t);
     res_.log.push_back(fmt("v{} = {}  : {} {}", pool_.size() - 1, what, name(t.dtype()), shape_of(t)));
     if (std::getenv("KILN_FUZZ_TRACE")) std::fprintf(stderr, "[%s] %s\n", mode_name(mode_), res_.log.back().c_str());
@@ -395,6 +398,7 @@ private:
       record(nn::softmax(a, d), fmt("softmax({}, {})", v(a), d));
     } else {
       Shape last = {a.size(-1)};
+      res_.ill_conditioned = true;
       record(nn::layer_norm(a, last), fmt("layer_norm({}, {})", v(a), shape_str(last)));
     }
   }
@@ -447,14 +451,15 @@ private:
 };
 
 // Equal bitwise (NaN matching NaN), or within the tolerance of a reordered sum.
-std::string compare(const Tensor& a, const Tensor& b, bool exact) {
+std::string compare(const Tensor& a, const Tensor& b, bool exact, const Result& r) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype())
     return "shape/dtype " + shape_of(a) + " vs " + shape_of(b);
   auto x = a.to(kFloat64).to_vector<double>(), y = b.to(kFloat64).to_vector<double>();
   double scale = 1;
   for (double v : y)
     if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
-  double tol = a.dtype() == kFloat64 ? 1e-10 : 2e-5;
+  double tol = r.single || a.dtype() != kFloat64 ? 2e-5 : 1e-10;
+  if (r.ill_conditioned) tol *= 1000;
   for (size_t i = 0; i < x.size(); ++i) {
     if (std::isnan(x[i]) && std::isnan(y[i])) continue;
     bool ok = exact || !is_floating(a.dtype()) ? x[i] == y[i] : std::fabs(x[i] - y[i]) <= tol * scale;
@@ -494,7 +499,7 @@ TEST(FusionFuzz, LazyEqualsEagerEqualsUnfused) {
       for (size_t i = 0; i < lazy.values.size() && problem.empty(); ++i) {
         // Gradients sum over broadcast dims: a fused sum may add in another order.
         bool exact = !lazy.reassociates && i < lazy.outputs;
-        std::string d = compare(lazy.values[i], other.values[i], exact);
+        std::string d = compare(lazy.values[i], other.values[i], exact, lazy);
         if (!d.empty())
           problem = std::string("lazy vs ") + mode_name(m) + ", " +
                     (i < lazy.outputs ? "output " + std::to_string(i) : "gradient " + std::to_string(i - lazy.outputs)) +
