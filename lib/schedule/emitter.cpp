@@ -193,20 +193,26 @@ void Emitter::add_dep(const NodeRef& n) {
   if (std::find(deps_.begin(), deps_.end(), n) == deps_.end()) deps_.push_back(n);
 }
 
-// A load of n (a buffer) through the views of `chain`; -1 (and blocked_) if
-// one of them has no strides over what is below it.
-int Emitter::load(const NodeRef& n, const Chain& chain) {
-  Layout l = n->realized() ? n->layout : Layout::contiguous(n->shape);
+// Applies the views of `chain` (innermost first) to `l`; false (and
+// blocked_ names the value a view has no strides over) if one cannot be.
+bool Emitter::through(const Chain& chain, Layout& l) {
   for (size_t i = chain.size(); i-- > 0;) {
     auto next = graph::apply_view(chain[i].op, chain[i].attrs, l);
     if (!next) {
       blocked_ = chain[i].input.get();
       blocked_reason_ = fmt::format("view: {} {} over it has no strides", op_name(chain[i].op),
                                     shape_str(chain[i].attrs.ints));
-      return -1;
+      return false;
     }
     l = *next;
   }
+  return true;
+}
+
+// A load of n (a buffer) through the views of `chain`; -1 if blocked.
+int Emitter::load(const NodeRef& n, const Chain& chain) {
+  Layout l = n->realized() ? n->layout : Layout::contiguous(n->shape);
+  if (!through(chain, l)) return -1;
   if (!n->realized()) {
     add_dep(n);
     if (!chain.empty()) remapped_.insert(n.get());
@@ -313,16 +319,7 @@ int Emitter::emit_index(const NodeRef& n, const Chain& chain) {
   Layout l{n->shape, Shape(r, 0), ls.offset};
   for (size_t o = 0; o < r; ++o)
     if (n->attrs.ints[o] >= 0) l.strides[o] = ls.strides[n->attrs.ints[o]];
-  for (size_t i = chain.size(); i-- > 0;) {
-    auto next = graph::apply_view(chain[i].op, chain[i].attrs, l);
-    if (!next) {
-      blocked_ = chain[i].input.get();
-      blocked_reason_ = fmt::format("view: {} {} over it has no strides", op_name(chain[i].op),
-                                    shape_str(chain[i].attrs.ints));
-      return -1;
-    }
-    l = *next;
-  }
+  if (!through(chain, l)) return -1;
   Shape istrides;
   Instr in;
   in.kind = Instr::Kind::Load;

@@ -76,6 +76,7 @@ private:
   void store(const NodeRef& n, std::string reason);
   int add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const Shape& index_strides = {});
   int push(Instr in);
+  bool through(const Chain& chain, Layout& l);
   int load(const NodeRef& n, const Chain& chain);
   int emit(const NodeRef& n, const Chain& chain);
   int emit_inline(const NodeRef& n, const Chain& chain);
