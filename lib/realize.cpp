@@ -184,11 +184,12 @@ void realize(const std::vector<Tensor>& tensors) {
     if (!n->realized()) targets.push_back(n);
   }
   if (targets.empty()) return;
+  size_t requested = targets.size();
   add_values_needed_later(targets);
   if (debug_level() >= 2) std::fprintf(stderr, "---- graph\n%s", text::print(targets).c_str());
   std::vector<NodeRef> optimized = passes::optimize(targets);
   if (debug_level() >= 2) std::fprintf(stderr, "---- optimized graph\n%s", text::print(optimized).c_str());
-  Schedule sched = make_schedule(optimized);
+  Schedule sched = make_schedule(optimized, requested);
   if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
 
   std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;

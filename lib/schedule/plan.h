@@ -4,8 +4,10 @@
 // node a kernel needs is computed inline by the kernels that read it.
 //
 // The reasons, in the order the scheduler checks them:
-//   output        requested (or the base of a requested view), or held by a
-//                 live Tensor (a value a later schedule would recompute)
+//   output        requested (or the base of a requested view)
+//   needed later  something outside this schedule refers to it (a live
+//                 Tensor, a lazy value a later schedule computes): realize()
+//                 adds these targets, so no later schedule recomputes them
 //   reduction/scan/write/copy   nodes that always own a buffer
 //   view          a view over it cannot be expressed as strides
 //   gathered      an indexed load reads it from memory

@@ -114,14 +114,15 @@ bool fusion_enabled() {
 
 void set_fusion_enabled(bool on) { g_fusion.store(on ? 1 : 0, std::memory_order_relaxed); }
 
-Schedule make_schedule(const std::vector<NodeRef>& targets) {
+Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
   Schedule sched;
   Planner p;
-  for (const NodeRef& t : targets) {
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const NodeRef& t = targets[i];
     if (t->realized()) continue;
     NodeRef r = view_root(t);
     if (r != t) sched.views.push_back(t);
-    p.store(r, Decision{"output"});
+    p.store(r, Decision{i < requested ? "output" : "needed later (a value outside this schedule refers to it)"});
   }
   p.run();
   std::vector<NodeRef> order = dependency_order(p);

@@ -9,6 +9,7 @@
 //     one shape whose kernels do not depend on each other share one kernel
 //     (so common subexpressions are computed once); each kernel is lowered
 //     to Kernel IR with the plan fixed.
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -38,6 +39,8 @@ struct Schedule {
   std::string str() const;
 };
 
-Schedule make_schedule(const std::vector<NodeRef>& targets);
+/// Targets from index `requested` on are values needed later (realize()
+/// adds them: something outside the schedule still refers to them).
+Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested = SIZE_MAX);
 
 }  // namespace kiln
