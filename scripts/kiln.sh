@@ -53,6 +53,9 @@ case "$mode" in
       if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
       elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
     fi
+    # LibTorch's OpenMP threads otherwise spin between ops against OpenBLAS's
+    # own threads (its 2-thread training step runs 3x slower than 1 thread).
+    export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
     # A readable table on stdout, the same results as JSON next to the build.
     "$build_dir/bench/kiln_bench_elementwise" --benchmark_min_time=0.5 \
       --benchmark_out="$build_dir/bench-elementwise.json" --benchmark_out_format=json
