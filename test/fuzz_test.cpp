@@ -487,10 +487,24 @@ TEST(FusionFuzz, LazyEqualsEagerEqualsUnfused) {
   for (int64_t seed = first; seed < first + iters && failures < 3; ++seed, ++ran) {
     if (seconds > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(seconds)) break;
     if (ran > 0 && ran % 1000 == 0) std::printf("fuzz: %lld programs, %lld failing\n", (long long)ran, (long long)failures);
-    Result lazy = Program(uint64_t(seed), Mode::Lazy).run();
-    std::string problem, counts = "lazy " + std::to_string(lazy.launched);
+    // A program that throws in one mode (an internal error, a JIT failure)
+    // is a failure of its own, reported with its seed like any other.
+    std::string problem;
+    auto run = [&](Mode m) {
+      try {
+        return Program(uint64_t(seed), m).run();
+      } catch (const Error& e) {
+        set_fusion_enabled(true);
+        if (problem.empty()) problem = std::string(mode_name(m)) + " threw: " + e.what();
+        return Result{};
+      }
+    };
+    Result lazy = run(Mode::Lazy);
+    std::string counts = "lazy " + std::to_string(lazy.launched);
     for (Mode m : {Mode::Eager, Mode::Unfused}) {
-      Result other = Program(uint64_t(seed), m).run();
+      if (!problem.empty()) break;
+      Result other = run(m);
+      if (!problem.empty()) break;
       counts += std::string(", ") + mode_name(m) + " " + std::to_string(other.launched);
       if (other.log != lazy.log) {
         problem = std::string("the program differs in mode ") + mode_name(m);
