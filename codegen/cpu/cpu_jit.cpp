@@ -28,6 +28,7 @@
 // after every op that can produce an unrepresentable value, so a fused chain
 // rounds exactly like the same ops run one at a time.
 #include "codegen/cpu/cpu_jit.h"
+#include "codegen_id.h"
 
 #include <algorithm>
 #include <atomic>
@@ -2150,7 +2151,9 @@ namespace {
 const std::string& backend_identity() {
   static const std::string id = [] {
     Jit& j = jit();
-    return std::string("kiln-cpu " __DATE__ " " __TIME__ " llvm " LLVM_VERSION_STRING " ") +
+    // The code generator's sources (not the build's time: a rebuild that
+    // changes nothing here keeps the cache), LLVM, and the target.
+    return std::string("kiln-cpu " KILN_CODEGEN_ID " llvm " LLVM_VERSION_STRING " ") +
            j.tm->getTargetCPU().str() + " " + j.tm->getTargetFeatureString().str();
   }();
   return id;
