@@ -5,8 +5,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <optional>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "runtime/buffer.h"
@@ -51,6 +52,12 @@ std::string dict_value(const std::string& h, const std::string& key, const std::
 }  // namespace
 
 NpyArray read_npy(const std::string& path) {
+  // Only regular files: a directory, a FIFO or /dev/zero would give a raw
+  // stream error, block, or never end.
+  std::error_code ec;
+  auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw Error(fmt::format("{}: not a regular file (an .npy file was expected)", path));
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
