@@ -109,6 +109,26 @@ BFloat16::BFloat16(float f) {
   bits = uint16_t(x >> 16);
 }
 
+bool Scalar::fits(DType t) const {
+  if (t == kBool) return true;
+  if (kiln::is_floating(t)) {
+    if (!std::isfinite(d_) || t == kFloat64) return true;
+    double max = t == kFloat32 ? 3.4028234663852886e38 : t == kFloat16 ? 65504.0 : 3.3895313892515355e38;
+    return std::fabs(d_) <= max;
+  }
+  if (kind_ == Kind::Float && !std::isfinite(d_)) return false;
+  auto in = [&](double lo, double hi) {
+    return kind_ == Kind::Float ? d_ >= lo && d_ < hi + 1 : double(i_) >= lo && double(i_) <= hi;
+  };
+  switch (t) {
+    case kInt8: return in(-128, 127);
+    case kUInt8: return in(0, 255);
+    case kInt16: return in(-32768, 32767);
+    case kInt32: return in(-2147483648.0, 2147483647.0);
+    default: return kind_ != Kind::Float || (d_ >= -9223372036854775808.0 && d_ < 9223372036854775808.0);
+  }
+}
+
 DType Scalar::default_dtype() const {
   switch (kind_) {
     case Kind::Bool: return kBool;

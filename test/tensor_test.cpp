@@ -243,3 +243,26 @@ TEST(Robustness, HugeShapesThrowInsteadOfOverflowing) {
   EXPECT_THROW(zeros({int64_t(1) << 61}, kFloat64).realize(), Error);
   EXPECT_THROW(empty({int64_t(1) << 40, int64_t(1) << 40}), Error);
 }
+
+TEST(Factories, FullRejectsValuesTheDtypeCannotHold) {
+  auto message = [](auto f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message([] { full({2}, 300, TensorOptions().dtype(kUInt8)); }),
+            "full: value 300 cannot be converted to type uint8 without overflow");
+  EXPECT_EQ(message([] { full({2}, -1, TensorOptions().dtype(kUInt8)); }),
+            "full: value -1 cannot be converted to type uint8 without overflow");
+  EXPECT_EQ(message([] { full({2}, 1e6, TensorOptions().dtype(kFloat16)); }),
+            "full: value 1000000.0 cannot be converted to type float16 without overflow");
+  EXPECT_EQ(message([] { zeros({2}, TensorOptions().dtype(kInt8)).fill_(128); }),
+            "fill_: value 128 cannot be converted to type int8 without overflow");
+  // In range: no error (a float's fraction is dropped, as in PyTorch).
+  EXPECT_EQ(full({2}, 255, TensorOptions().dtype(kUInt8)).to_vector<uint8_t>(), (std::vector<uint8_t>{255, 255}));
+  EXPECT_EQ(full({1}, 2.5, TensorOptions().dtype(kInt64)).item<int64_t>(), 2);
+  EXPECT_TRUE(std::isinf(full({1}, INFINITY, TensorOptions().dtype(kFloat16)).item<float>()));
+}

@@ -32,6 +32,9 @@ public:
   bool to_bool() const { return kind_ == Kind::Float ? d_ != 0.0 : i_ != 0; }
   /// The dtype a tensor made from this scalar gets: bool, int64 or float32.
   DType default_dtype() const;
+  /// Whether dtype `t` holds this value without overflow (a float may lose
+  /// digits or its fraction; infinities and NaN fit floating dtypes).
+  bool fits(DType t) const;
   std::string str() const;
 
   friend bool operator==(const Scalar& a, const Scalar& b) {

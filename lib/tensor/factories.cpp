@@ -104,7 +104,10 @@ Tensor empty(const Shape& shape, TensorOptions opts) {
 Tensor full(const Shape& shape, const Scalar& value, TensorOptions opts) {
   check_device(opts, "full");
   check_shape(shape, "full");
-  return finish(graph::full(value, dtype_or(opts, value.default_dtype()), shape), opts);
+  DType t = dtype_or(opts, value.default_dtype());
+  if (!value.fits(t))
+    throw Error(fmt::format("full: value {} cannot be converted to type {} without overflow", value.str(), name(t)));
+  return finish(graph::full(value, t, shape), opts);
 }
 
 Tensor zeros(const Shape& shape, TensorOptions opts) { return full(shape, 0, opts.dtype(dtype_or(opts, kFloat32))); }

@@ -461,6 +461,8 @@ Tensor& Tensor::div_(const Tensor& o) { return write_back(*this, "div_", div(o))
 Tensor& Tensor::div_(const Scalar& o) { return write_back(*this, "div_", div(o)); }
 
 Tensor& Tensor::fill_(const Scalar& v) {
+  if (!v.fits(dtype()))
+    throw Error(fmt::format("fill_: value {} cannot be converted to type {} without overflow", v.str(), name(dtype())));
   impl_->assign(graph::full(v, dtype(), shape()));
   return *this;
 }
