@@ -459,7 +459,11 @@ std::string compare(const Tensor& a, const Tensor& b, bool exact, const Result& 
   for (double v : y)
     if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
   double tol = r.single || a.dtype() != kFloat64 ? 2e-5 : 1e-10;
-  if (r.ill_conditioned) tol *= 1000;
+  // A reordered sum differs in its last bits, and later ops may amplify
+  // that (sin of a large product, 1/std of a row of near-equal values): the
+  // comparison allows for it. Wrong values are off by far more.
+  if (r.reassociates) tol *= 50;
+  if (r.ill_conditioned) tol *= 20;
   for (size_t i = 0; i < x.size(); ++i) {
     if (std::isnan(x[i]) && std::isnan(y[i])) continue;
     bool ok = exact || !is_floating(a.dtype()) ? x[i] == y[i] : std::fabs(x[i] - y[i]) <= tol * scale;
