@@ -266,3 +266,33 @@ TEST(Factories, FullRejectsValuesTheDtypeCannotHold) {
   EXPECT_EQ(full({1}, 2.5, TensorOptions().dtype(kInt64)).item<int64_t>(), 2);
   EXPECT_TRUE(std::isinf(full({1}, INFINITY, TensorOptions().dtype(kFloat16)).item<float>()));
 }
+
+TEST(Reductions, ExplicitDtypeIsTheResultDtype) {
+  auto x = tensor({{1, 2}, {3, 2147483647}}).to(kInt32);
+  EXPECT_EQ(x.sum(kInt32).dtype(), kInt32);
+  EXPECT_EQ(x.sum({1}, false, kInt32).dtype(), kInt32);
+  EXPECT_EQ(x.prod(kInt16).dtype(), kInt16);
+  EXPECT_EQ(x.cumsum(0, kInt32).dtype(), kInt32);
+  EXPECT_EQ(x.sum().dtype(), kInt64);  // without one, integers sum to int64
+  // int32 accumulation wraps, as PyTorch's does: 1 + 2 + 3 + (2^31 - 1) = -2^31 + 5.
+  EXPECT_EQ(x.sum(kInt32).item<int64_t>(), -2147483648LL + 5);
+  EXPECT_EQ(x.sum(kFloat64).item<double>(), 2147483653.0);
+}
+
+TEST(NnLosses, BadWeightAndLabelSmoothingRaise) {
+  auto input = randn({4, 3}), target = tensor({0, 1, 2, 1});
+  auto message = [](auto f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message([&] { nn::nll_loss(input, target, randn({2})); }),
+            "nll_loss: weight tensor should be defined either for all 3 classes or no classes but got weight tensor "
+            "of shape: [2]");
+  EXPECT_EQ(message([&] { nn::cross_entropy(input, target, std::nullopt, -100, "mean", 2); }),
+            "cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: 2");
+  EXPECT_EQ(message([&] { nn::cross_entropy(input, target, std::nullopt, -100, "mean", 1.0); }), "no error");
+}

@@ -112,6 +112,10 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<T
   if (target.shape() != expected)
     throw Error(fmt::format("nll_loss: expected target of shape {} for input of shape {}, got {}",
                             shape_str(expected), shape_str(input.shape()), shape_str(target.shape())));
+  if (weight && (weight->dim() != 1 || weight->size(0) != input.size(cd)))
+    throw Error(fmt::format("nll_loss: weight tensor should be defined either for all {} classes or no classes but "
+                            "got weight tensor of shape: {}",
+                            input.size(cd), shape_str(weight->shape())));
   Tensor ignored = target == ignore_index;
   Tensor safe = where(ignored, int64_t(0), target);
   // -input[i, t_i] * w[t_i], zero where ignored.
@@ -126,6 +130,8 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<T
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
                      int64_t ignore_index, const std::string& reduction, double label_smoothing) {
   require_floating("cross_entropy", input);
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+    throw Error(fmt::format("cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {}", label_smoothing));
   int64_t cd = class_dim(input);
   int64_t n_classes = input.size(cd);
   Tensor logp = log_softmax(input, cd);

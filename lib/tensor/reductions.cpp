@@ -88,8 +88,12 @@ int64_t count(const Tensor& x, const Shape& dims) {
 }  // namespace
 
 Tensor Tensor::sum(std::optional<DType> dtype) const { return sum(Shape{}, false, dtype); }
+// An explicit dtype is the result's (integers accumulate in int64 and wrap
+// to it, which equals PyTorch's accumulation in that dtype).
+static Tensor as_requested(const Tensor& r, std::optional<DType> dtype) { return dtype ? r.to(*dtype) : r; }
+
 Tensor Tensor::sum(const Shape& dims, bool keepdim, std::optional<DType> dtype) const {
-  return reduce(Op::Sum, dtype ? to(*dtype) : *this, dims, keepdim);
+  return as_requested(reduce(Op::Sum, dtype ? to(*dtype) : *this, dims, keepdim), dtype);
 }
 
 Tensor Tensor::mean(std::optional<DType> dtype) const { return mean(Shape{}, false, dtype); }
@@ -100,9 +104,12 @@ Tensor Tensor::mean(const Shape& dims, bool keepdim, std::optional<DType> dtype)
   return x.sum(ds, keepdim) / double(count(x, ds));
 }
 
-Tensor Tensor::prod(std::optional<DType> dtype) const { return reduce(Op::Prod, dtype ? to(*dtype) : *this, {}, false); }
+Tensor Tensor::prod(std::optional<DType> dtype) const {
+  return as_requested(reduce(Op::Prod, dtype ? to(*dtype) : *this, {}, false), dtype);
+}
 Tensor Tensor::prod(int64_t dim, bool keepdim, std::optional<DType> dtype) const {
-  return reduce(Op::Prod, dtype ? to(*dtype) : *this, {wrap_dim(dim, this->dim(), "prod")}, keepdim);
+  return as_requested(reduce(Op::Prod, dtype ? to(*dtype) : *this, {wrap_dim(dim, this->dim(), "prod")}, keepdim),
+                      dtype);
 }
 
 Tensor Tensor::amax(const Shape& dims, bool keepdim) const { return reduce(Op::Amax, *this, dims, keepdim); }
@@ -186,9 +193,9 @@ Tensor Tensor::cumsum(int64_t dim, std::optional<DType> dtype) const {
   Tensor x = dtype ? to(*dtype) : *this;
   if (x.dim() == 0) {
     wrap_dim(dim, 0, "cumsum");
-    return wrap(graph::cast(node_of(x), is_floating(x.dtype()) ? x.dtype() : kInt64));
+    return as_requested(wrap(graph::cast(node_of(x), is_floating(x.dtype()) ? x.dtype() : kInt64)), dtype);
   }
-  return wrap(graph::reduce(Op::Cumsum, node_of(x), {wrap_dim(dim, x.dim(), "cumsum")}));
+  return as_requested(wrap(graph::reduce(Op::Cumsum, node_of(x), {wrap_dim(dim, x.dim(), "cumsum")})), dtype);
 }
 
 namespace {
