@@ -296,3 +296,13 @@ TEST(NnLosses, BadWeightAndLabelSmoothingRaise) {
             "cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: 2");
   EXPECT_EQ(message([&] { nn::cross_entropy(input, target, std::nullopt, -100, "mean", 1.0); }), "no error");
 }
+
+TEST(Factories, RandStaysBelowOneInEveryFloatingDtype) {
+  manual_seed(11);
+  for (DType t : {kFloat16, kBFloat16, kFloat32, kFloat64}) {
+    auto r = rand({1 << 20}, TensorOptions().dtype(t));
+    EXPECT_LT(r.amax().to(kFloat64).item<double>(), 1.0) << name(t);
+    EXPECT_GE(r.amin().to(kFloat64).item<double>(), 0.0) << name(t);
+    EXPECT_NEAR(r.to(kFloat64).mean().item<double>(), 0.5, 0.01) << name(t);
+  }
+}

@@ -43,10 +43,21 @@ Philox& generator() {
   return g;
 }
 
-// Uniform in [0, 1) with 24 (float) or 53 (double) random bits per value.
-double uniform(uint32_t a, uint32_t b, bool wide) {
-  if (!wide) return double(a >> 8) * 0x1.0p-24;
+// Uniform in [0, 1) with as many random bits as the dtype has significand
+// bits (53 double, 24 float, 11 float16, 8 bfloat16), so every value is
+// exact in the dtype and none rounds up to 1.
+double uniform(uint32_t a, uint32_t b, int bits) {
+  if (bits <= 32) return std::ldexp(double(a >> (32 - bits)), -bits);
   return double((uint64_t(a) << 21) ^ (uint64_t(b) >> 11)) * 0x1.0p-53;
+}
+
+int significand_bits(DType t) {
+  switch (t) {
+    case kFloat64: return 53;
+    case kFloat16: return 11;
+    case kBFloat16: return 8;
+    default: return 24;
+  }
 }
 
 Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* op) {
@@ -60,15 +71,15 @@ Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* o
   Philox& g = generator();
   // Each element takes one 4x32-bit block: two words for the value (or the
   // Box-Muller pair), so the stream layout is simple and seekable.
-  bool wide = t == kFloat64;
+  int bits = significand_bits(t);
   for (int64_t i = 0; i < n; ++i) {
     auto b = g.block(g.offset + uint64_t(i));
     double v;
     if (!normal) {
-      v = uniform(b[0], b[1], wide);
+      v = uniform(b[0], b[1], bits);
     } else {
-      double u1 = 1.0 - uniform(b[0], b[1], true);  // (0, 1]: log is finite
-      double u2 = uniform(b[2], b[3], true);
+      double u1 = 1.0 - uniform(b[0], b[1], 53);  // (0, 1]: log is finite
+      double u2 = uniform(b[2], b[3], 53);
       v = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
     }
     visit_dtype(t, [&](auto z) {
@@ -77,8 +88,6 @@ Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* o
                     std::is_floating_point_v<T>) {
         T x = T(static_cast<float>(v));
         if constexpr (std::is_same_v<T, double>) x = v;
-        // Rounding up to 1.0 would leave [0, 1): step back one ulp.
-        if (!normal && float(x) >= 1.0f) x = T(0.99999994f);
         std::memcpy(p + i * sizeof(T), &x, sizeof(T));
       }
     });
