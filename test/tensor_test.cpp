@@ -306,3 +306,17 @@ TEST(Factories, RandStaysBelowOneInEveryFloatingDtype) {
     EXPECT_NEAR(r.to(kFloat64).mean().item<double>(), 0.5, 0.01) << name(t);
   }
 }
+
+TEST(Reductions, EmptyLogsumexpAndSoftmaxFollowPyTorch) {
+  EXPECT_TRUE(std::isinf(zeros({0}).logsumexp({0}).item<float>()));
+  EXPECT_LT(zeros({0}).logsumexp({0}).item<float>(), 0);
+  EXPECT_EQ(zeros({2, 0}).logsumexp({1}).to_vector<float>(), (std::vector<float>{-INFINITY, -INFINITY}));
+  EXPECT_EQ(nn::softmax(zeros({2, 0}), 1).shape(), (Shape{2, 0}));
+  EXPECT_EQ(nn::log_softmax(zeros({0, 3}), 0).shape(), (Shape{0, 3}));
+  try {
+    nn::softmax(zeros({2, 3}), 2);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("softmax: dimension out of range", 0), 0u) << e.what();
+  }
+}

@@ -45,6 +45,8 @@ Tensor class_weights(const Tensor& input, const Tensor& weight, const char* op) 
 
 Tensor softmax(const Tensor& x, int64_t dim) {
   Tensor y = low_precision(x) ? x.to(kFloat32) : (is_floating(x.dtype()) ? x : x.to(kFloat32));
+  dim = wrap_dim(dim, y.dim(), "softmax");
+  if (y.dim() > 0 && y.size(dim) == 0) return y.to(is_floating(x.dtype()) ? x.dtype() : kFloat32) * 1;  // empty, as PyTorch
   Tensor e = (y - y.amax({dim}, true)).exp();
   Tensor r = e / e.sum({dim}, true);
   return low_precision(x) ? r.to(x.dtype()) : r;
@@ -52,6 +54,8 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   Tensor y = low_precision(x) ? x.to(kFloat32) : (is_floating(x.dtype()) ? x : x.to(kFloat32));
+  dim = wrap_dim(dim, y.dim(), "log_softmax");
+  if (y.dim() > 0 && y.size(dim) == 0) return y.to(is_floating(x.dtype()) ? x.dtype() : kFloat32) * 1;
   Tensor shifted = y - y.amax({dim}, true);
   Tensor r = shifted - shifted.exp().sum({dim}, true).log();
   return low_precision(x) ? r.to(x.dtype()) : r;

@@ -182,7 +182,9 @@ Tensor Tensor::norm(const Scalar& p, const Shape& dims, bool keepdim) const {
 Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const {
   Tensor x = is_floating(dtype()) ? *this : to(kFloat32);
   Shape ds = resolve_dims(x, dims, "logsumexp");
-  // Shift by the max (0 where it is infinite) so exp cannot overflow.
+  // Shift by the max (0 where it is infinite) so exp cannot overflow; over
+  // nothing the sum is 0 and the result -inf, as in PyTorch.
+  if (count(x, ds) == 0) return finish(x.exp().sum(ds, true).log(), ds, keepdim);
   Tensor m = x.amax(ds, true);
   m = where(m.abs() == INFINITY, 0.0, m);
   Tensor r = (x - m).exp().sum(ds, true).log() + m;
