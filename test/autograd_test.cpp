@@ -337,3 +337,15 @@ TEST(Autograd, GradIsNeverTheCallersGradientTensor) {
   EXPECT_EQ(x.grad().to_vector<float>(), std::vector<float>(3, 2.f));
   EXPECT_FALSE(gr.grad().defined());
 }
+
+TEST(Autograd, NormOfZerosHasZeroGradient) {
+  for (double p : {2.0, 3.0}) {
+    auto x = zeros({2}, TensorOptions().requires_grad(true));
+    x.norm(p).backward();
+    EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{0, 0})) << "p = " << p;
+    auto y = tensor({3., 4.}, TensorOptions().requires_grad(true));
+    y.norm(p).backward();
+    if (p == 2) EXPECT_EQ(y.grad().to_vector<float>(), (std::vector<float>{0.6f, 0.8f}));
+    EXPECT_FALSE(std::isnan(y.grad().to_vector<float>()[0]));
+  }
+}

@@ -175,8 +175,13 @@ Tensor Tensor::norm(const Scalar& p, const Shape& dims, bool keepdim) const {
   if (std::isinf(pv)) return pv > 0 ? a.amax(dims, keepdim) : a.amin(dims, keepdim);
   if (pv == 0) return (*this != 0).to(dtype()).sum(dims, keepdim);
   if (pv == 1) return a.sum(dims, keepdim);
-  if (pv == 2) return (*this * *this).sum(dims, keepdim).sqrt();
-  return a.pow(p).sum(dims, keepdim).pow(1.0 / pv);
+  Tensor s = pv == 2 ? (*this * *this).sum(dims, keepdim) : a.pow(p).sum(dims, keepdim);
+  auto root = [&](const Tensor& v) { return pv == 2 ? v.sqrt() : v.pow(1.0 / pv); };
+  if (!s.requires_grad()) return root(s);
+  // The root's derivative is infinite at 0, where PyTorch's norm has
+  // gradient 0: take the root of 1 there, so no inf * 0 = NaN flows back.
+  Tensor zero = s == 0;
+  return where(zero, 0.0, root(where(zero, 1.0, s)));
 }
 
 Tensor Tensor::logsumexp(const Shape& dims, bool keepdim) const {
