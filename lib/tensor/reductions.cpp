@@ -72,6 +72,8 @@ Tensor reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim) {
   return finish(r, ds, keepdim);
 }
 
+bool low_precision(const Tensor& x) { return x.dtype() == kFloat16 || x.dtype() == kBFloat16; }
+
 void require_floating(const Tensor& x, const char* op) {
   if (!is_floating(x.dtype()))
     throw Error(fmt::format("{}: could not infer output dtype: input dtype must be floating point, got {} "
@@ -100,6 +102,9 @@ Tensor Tensor::mean(std::optional<DType> dtype) const { return mean(Shape{}, fal
 Tensor Tensor::mean(const Shape& dims, bool keepdim, std::optional<DType> dtype) const {
   Tensor x = dtype ? to(*dtype) : *this;
   require_floating(x, "mean");
+  // float16/bfloat16 accumulate and divide in float32, as PyTorch does (a
+  // count of 70000 is inf in float16).
+  if (low_precision(x)) return x.to(kFloat32).mean(dims, keepdim).to(x.dtype());
   Shape ds = resolve_dims(x, dims, "mean");
   return x.sum(ds, keepdim) / double(count(x, ds));
 }
@@ -156,6 +161,7 @@ Tensor Tensor::argmin(std::optional<int64_t> dim, bool keepdim) const {
 
 Tensor Tensor::var(const Shape& dims, double correction, bool keepdim) const {
   require_floating(*this, "var");
+  if (low_precision(*this)) return to(kFloat32).var(dims, correction, keepdim).to(dtype());
   Shape ds = resolve_dims(*this, dims, "var");
   // Two passes (mean, then squared deviations): accurate, and both fuse.
   Tensor dev = *this - mean(ds, true);
@@ -170,6 +176,7 @@ Tensor Tensor::std(const Shape& dims, double correction, bool keepdim) const {
 
 Tensor Tensor::norm(const Scalar& p, const Shape& dims, bool keepdim) const {
   require_floating(*this, "norm");
+  if (low_precision(*this)) return to(kFloat32).norm(p, dims, keepdim).to(dtype());
   double pv = p.to_double();
   Tensor a = abs();
   if (std::isinf(pv)) return pv > 0 ? a.amax(dims, keepdim) : a.amin(dims, keepdim);
