@@ -1,5 +1,6 @@
 // The Tensor API: factories, metadata, type promotion, laziness, errors.
 #include <gtest/gtest.h>
+#include <limits>
 #include <kiln/kiln.h>
 
 #include <cmath>
@@ -329,4 +330,21 @@ TEST(Reductions, HalfPrecisionStatisticsAccumulateInFloat32) {
   EXPECT_NEAR(ones300k.norm().item<float>(), 547.7f, 0.5f);  // sqrt(300000); float16 rounds to 547.5
   EXPECT_EQ(x.mean().dtype(), kFloat16);
   EXPECT_NEAR(full({80000}, 1.0, TensorOptions().dtype(kBFloat16)).mean().item<float>(), 1.f, 1e-6f);
+}
+
+TEST(Factories, HugeSizesAreRefusedNotWrapped) {
+  auto message = [](auto f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([] { arange(0, 1e20); }).find("arange: invalid size"), std::string::npos);
+  EXPECT_NE(message([] { arange(int64_t(0), std::numeric_limits<int64_t>::max()); }).find("possible overflow"),
+            std::string::npos);
+  // A step past the end takes one element (PyTorch: tensor([0])); it overflowed.
+  EXPECT_EQ(arange(3).slice(0, 0, 3, std::numeric_limits<int64_t>::max()).to_vector<int64_t>(),
+            (std::vector<int64_t>{0}));
 }

@@ -131,7 +131,12 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, Tensor
     throw Error(fmt::format("arange: upper bound and larger bound inconsistent with step sign "
                             "(start {}, end {}, step {})",
                             start.str(), end.str(), step.str()));
-  int64_t n = int64_t(std::ceil((e - s) / st));
+  double count = std::ceil((e - s) / st);
+  // 2^53 elements are more than any memory holds; past it doubles lose the count.
+  if (!(count < 0x1p53))
+    throw Error(fmt::format("arange: invalid size {} (start {}, end {}, step {}), possible overflow?", count,
+                            start.str(), end.str(), step.str()));
+  int64_t n = int64_t(count);
   Tensor r = new_buffer(t, {n});
   char* p = static_cast<char*>(node_of(r)->buffer->data());
   bool ints = !any_float;

@@ -17,7 +17,7 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
     return std::min(std::max<int64_t>(x, 0), n);
   };
   int64_t b = clamp(start, 0), e = clamp(end, n);
-  int64_t len = e > b ? (e - b + step - 1) / step : 0;
+  int64_t len = e > b ? (e - b - 1) / step + 1 : 0;  // (no overflow for a huge step)
   NodeRef v = graph::slice(node_of(*this), dim, b, len, step);
   return view_of(*this, v, Op::Slice, v->attrs);
 }
