@@ -348,3 +348,21 @@ TEST(Factories, HugeSizesAreRefusedNotWrapped) {
   EXPECT_EQ(arange(3).slice(0, 0, 3, std::numeric_limits<int64_t>::max()).to_vector<int64_t>(),
             (std::vector<int64_t>{0}));
 }
+
+TEST(Indexing, GatherAndScatterAddTakeInt64IndicesOnly) {
+  auto x = arange(6).reshape({2, 3});
+  auto i32 = tensor({{0, 1}, {2, 0}}).to(kInt32);
+  try {
+    x.gather(1, i32);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "gather: expected dtype int64 for index, got int32");
+  }
+  try {
+    x.scatter_add(1, i32, x);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "scatter_add: expected dtype int64 for index, got int32");
+  }
+  EXPECT_EQ(x.gather(1, i32.to(kInt64)).to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 5, 3}));
+}

@@ -245,6 +245,8 @@ void check_gather_shapes(const char* op, const Tensor& self, const Tensor& index
 
 Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
   dim = wrap_dim(dim, this->dim(), "gather");
+  if (index.dtype() != kInt64)
+    throw Error(fmt::format("gather: expected dtype int64 for index, got {}", name(index.dtype())));
   check_gather_shapes("gather", *this, index, dim);
   Tensor idx = checked_index(index, size(dim), dim, "gather", false);
   return wrap(graph::index(node_of(*this), {node_of(idx)}, walk_map(this->dim(), dim), {dim}, index.shape()));
@@ -252,6 +254,8 @@ Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
 
 Tensor Tensor::scatter_add(int64_t dim, const Tensor& index, const Tensor& src) const {
   dim = wrap_dim(dim, this->dim(), "scatter_add");
+  if (index.dtype() != kInt64)
+    throw Error(fmt::format("scatter_add: expected dtype int64 for index, got {}", name(index.dtype())));
   check_gather_shapes("scatter_add", *this, index, dim, &src);
   if (src.dtype() != dtype())
     throw Error(fmt::format("scatter_add: expected src dtype {} to match self dtype {}", name(src.dtype()),
