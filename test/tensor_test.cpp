@@ -366,3 +366,38 @@ TEST(Indexing, GatherAndScatterAddTakeInt64IndicesOnly) {
   }
   EXPECT_EQ(x.gather(1, i32.to(kInt64)).to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 5, 3}));
 }
+
+// Dim-taking ops on a 0-dim tensor crashed (dim 0 was accepted for rank 0,
+// then shape()[0] read): they raise PyTorch's errors, or, where PyTorch
+// returns a value (flip, gather, scatter_add, movedim, mean/var/std over
+// dim 0), return it.
+TEST(Shapes, ZeroDimTensorsInDimTakingOps) {
+  auto t = tensor(3.);
+  auto error = [](auto f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error([&] { t.size(0); }), "size: dimension specified as 0 but tensor has no dimensions");
+  EXPECT_EQ(error([&] { t.size(-1); }), "size: dimension specified as -1 but tensor has no dimensions");
+  EXPECT_EQ(error([&] { t.stride(0); }), "stride: dimension specified as 0 but tensor has no dimensions");
+  EXPECT_NE(error([&] { t[0]; }).find("select: invalid index of a 0-dim tensor"), std::string::npos);
+  EXPECT_EQ(error([&] { t.narrow(0, 0, 1); }), "narrow: cannot be applied to a 0-dim tensor");
+  EXPECT_EQ(error([&] { t.slice(0, 0, 1); }), "slice: cannot be applied to a 0-dim tensor");
+  EXPECT_EQ(error([&] { t.split(1); }), "split: expects at least a 1-dimensional tensor");
+  EXPECT_EQ(error([&] { t.chunk(2); }), "chunk: expects at least a 1-dimensional tensor");
+  EXPECT_NE(error([&] { t.flip({1}); }).find("flip: dimension out of range"), std::string::npos);
+  EXPECT_EQ(t.flip({0}).item<double>(), 3.0);
+  EXPECT_EQ(t.movedim(0, 0).item<double>(), 3.0);
+  EXPECT_EQ(t.index_select(0, tensor({0})).item<double>(), 3.0);
+  EXPECT_EQ(t.gather(0, tensor(int64_t(0))).item<double>(), 3.0);
+  EXPECT_EQ(t.scatter_add(0, tensor(int64_t(0)), tensor(2.)).item<double>(), 5.0);
+  EXPECT_EQ(t.mean({0}).item<double>(), 3.0);
+  EXPECT_EQ(t.sum({0}).item<double>(), 3.0);
+  EXPECT_TRUE(std::isnan(t.var({0}).item<double>()));  // one value, correction 1
+  EXPECT_TRUE(std::isnan(t.std({0}).item<double>()));
+  EXPECT_NE(error([&] { t.mean({1}); }).find("dimension out of range"), std::string::npos);
+}

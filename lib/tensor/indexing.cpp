@@ -214,7 +214,7 @@ Tensor Tensor::index_select(int64_t dim, const Tensor& index) const {
   if (index.dim() > 1)
     throw Error(fmt::format("index_select: index must be a vector (got shape {})", shape_str(index.shape())));
   std::vector<TensorIndex> ix(static_cast<size_t>(dim), indexing::Slice());
-  ix.emplace_back(checked_index(index.reshape({-1}), size(dim), dim, "index_select"));
+  ix.emplace_back(checked_index(index.reshape({-1}), this->dim() == 0 ? 1 : size(dim), dim, "index_select"));
   return this->dim() == 0 ? this->index({}) : this->index(ix);
 }
 
@@ -244,6 +244,10 @@ void check_gather_shapes(const char* op, const Tensor& self, const Tensor& index
 }  // namespace
 
 Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
+  if (this->dim() == 0 && index.dim() <= 1) {  // PyTorch: a 0-dim source acts as one element
+    wrap_dim(dim, 0, "gather");
+    return reshape({1}).gather(0, index.reshape({-1})).reshape(index.shape());
+  }
   dim = wrap_dim(dim, this->dim(), "gather");
   if (index.dtype() != kInt64)
     throw Error(fmt::format("gather: expected dtype int64 for index, got {}", name(index.dtype())));
@@ -253,6 +257,10 @@ Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
 }
 
 Tensor Tensor::scatter_add(int64_t dim, const Tensor& index, const Tensor& src) const {
+  if (this->dim() == 0 && index.dim() <= 1 && src.dim() <= 1) {  // one element, as in PyTorch
+    wrap_dim(dim, 0, "scatter_add");
+    return reshape({1}).scatter_add(0, index.reshape({-1}), src.reshape({-1})).reshape({});
+  }
   dim = wrap_dim(dim, this->dim(), "scatter_add");
   if (index.dtype() != kInt64)
     throw Error(fmt::format("scatter_add: expected dtype int64 for index, got {}", name(index.dtype())));

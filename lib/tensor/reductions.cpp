@@ -17,6 +17,10 @@ namespace {
 // The reduced dims, wrapped; empty means all.
 Shape resolve_dims(const Tensor& x, const Shape& dims, const char* op) {
   if (dims.empty()) return all_dims(x.dim());
+  if (x.dim() == 0) {  // dim 0 (or -1) of a 0-dim tensor: the value itself, as in PyTorch
+    for (int64_t d : dims) wrap_dim(d, 0, op);
+    return {};
+  }
   Shape out;
   for (int64_t d : dims) out.push_back(wrap_dim(d, x.dim(), op));
   return out;

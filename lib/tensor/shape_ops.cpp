@@ -7,7 +7,15 @@
 
 namespace kiln {
 
+namespace {
+// Ops that need a dim to work on refuse a 0-dim tensor, as PyTorch does.
+void require_dims(const Tensor& t, const char* what) {
+  if (t.dim() == 0) throw Error(what);
+}
+}  // namespace
+
 Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) const {
+  require_dims(*this, "slice: cannot be applied to a 0-dim tensor");
   dim = wrap_dim(dim, this->dim(), "slice");
   if (step <= 0) throw Error(fmt::format("slice: step must be positive (got {})", step));
   int64_t n = size(dim);
@@ -23,6 +31,7 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
 }
 
 Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
+  require_dims(*this, "narrow: cannot be applied to a 0-dim tensor");
   dim = wrap_dim(dim, this->dim(), "narrow");
   int64_t n = size(dim);
   if (start < -n || start > n)
@@ -35,6 +44,7 @@ Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
 }
 
 Tensor Tensor::select(int64_t dim, int64_t index) const {
+  require_dims(*this, "select: invalid index of a 0-dim tensor; use item() to convert it to a number");
   dim = wrap_dim(dim, this->dim(), "select");
   int64_t n = size(dim);
   if (index < -n || index >= n)
@@ -47,6 +57,7 @@ Tensor Tensor::select(int64_t dim, int64_t index) const {
 }
 
 std::vector<Tensor> Tensor::split(int64_t split_size, int64_t dim) const {
+  require_dims(*this, "split: expects at least a 1-dimensional tensor");
   dim = wrap_dim(dim, this->dim(), "split");
   int64_t n = size(dim);
   if (split_size < 0 || (split_size == 0 && n != 0))
@@ -58,6 +69,7 @@ std::vector<Tensor> Tensor::split(int64_t split_size, int64_t dim) const {
 }
 
 std::vector<Tensor> Tensor::split(const Shape& sizes, int64_t dim) const {
+  require_dims(*this, "split: expects at least a 1-dimensional tensor");
   dim = wrap_dim(dim, this->dim(), "split");
   int64_t total = 0;
   for (int64_t s : sizes) {
@@ -78,6 +90,7 @@ std::vector<Tensor> Tensor::split(const Shape& sizes, int64_t dim) const {
 
 std::vector<Tensor> Tensor::chunk(int64_t chunks, int64_t dim) const {
   if (chunks <= 0) throw Error(fmt::format("chunk: number of chunks must be positive (got {})", chunks));
+  require_dims(*this, "chunk: expects at least a 1-dimensional tensor");
   dim = wrap_dim(dim, this->dim(), "chunk");
   int64_t n = size(dim);
   return split(std::max<int64_t>((n + chunks - 1) / chunks, n == 0 ? 0 : 1), dim);
@@ -88,6 +101,11 @@ Tensor Tensor::movedim(const Shape& src, const Shape& dst) const {
   if (src.size() != dst.size())
     throw Error(fmt::format("movedim: source {} and destination {} must have the same number of dims",
                             shape_str(src), shape_str(dst)));
+  if (n == 0) {  // dims 0 and -1 name the one "dim" of a 0-dim tensor: nothing moves
+    if (src.size() > 1) throw Error("movedim: repeated dim in source or destination");
+    for (size_t i = 0; i < src.size(); ++i) wrap_dim(src[i], 0, "movedim"), wrap_dim(dst[i], 0, "movedim");
+    return *this;
+  }
   Shape perm(static_cast<size_t>(n), -1);
   std::vector<bool> used_src(size_t(n), false), used_dst(size_t(n), false);
   for (size_t i = 0; i < src.size(); ++i) {
@@ -113,6 +131,10 @@ Tensor Tensor::movedim(int64_t source, int64_t destination) const {
 Tensor Tensor::broadcast_to(const Shape& shape) const { return expand(shape); }
 
 Tensor Tensor::flip(const Shape& dims) const {
+  if (dim() == 0) {  // PyTorch flips a 0-dim tensor into a copy of itself
+    for (int64_t d : dims) wrap_dim(d, 0, "flip");
+    return clone();
+  }
   NodeRef v = node_of(*this);
   std::vector<bool> seen(size_t(dim()), false);
   for (int64_t d : dims) {

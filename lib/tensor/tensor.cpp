@@ -115,12 +115,26 @@ Tensor::Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
 DType Tensor::dtype() const { return node_of(*this)->dtype; }
 const Shape& Tensor::shape() const { return node_of(*this)->shape; }
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+namespace {
+// PyTorch's IndexError for a dim of a 0-dim tensor.
+void require_dims(const Tensor& t, int64_t d, const char* op) {
+  if (t.dim() == 0)
+    throw Error(fmt::format("{}: dimension specified as {} but tensor has no dimensions", op, d));
+}
+}  // namespace
+
+int64_t Tensor::size(int64_t d) const {
+  require_dims(*this, d, "size");
+  return shape()[wrap_dim(d, dim(), "size")];
+}
 int64_t Tensor::dim() const { return int64_t(shape().size()); }
 int64_t Tensor::numel() const { return node_of(*this)->numel(); }
 Device Tensor::device() const { return kCPU; }
 Shape Tensor::strides() const { return graph::layout_of(node_of(*this)).strides; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::stride(int64_t d) const {
+  require_dims(*this, d, "stride");
+  return strides()[wrap_dim(d, dim(), "stride")];
+}
 bool Tensor::is_contiguous() const { return graph::layout_of(node_of(*this)).is_contiguous(); }
 bool Tensor::is_realized() const { return node_of(*this)->realized(); }
 
