@@ -245,22 +245,26 @@ TEST(Robustness, HugeShapesThrowInsteadOfOverflowing) {
   EXPECT_THROW(empty({int64_t(1) << 40, int64_t(1) << 40}), Error);
 }
 
+namespace {
+// The kiln::Error message `f` throws, or "no error".
+template <typename F> std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
 TEST(Factories, FullRejectsValuesTheDtypeCannotHold) {
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_EQ(message([] { full({2}, 300, TensorOptions().dtype(kUInt8)); }),
+  EXPECT_EQ(error_of([] { full({2}, 300, TensorOptions().dtype(kUInt8)); }),
             "full: value 300 cannot be converted to type uint8 without overflow");
-  EXPECT_EQ(message([] { full({2}, -1, TensorOptions().dtype(kUInt8)); }),
+  EXPECT_EQ(error_of([] { full({2}, -1, TensorOptions().dtype(kUInt8)); }),
             "full: value -1 cannot be converted to type uint8 without overflow");
-  EXPECT_EQ(message([] { full({2}, 1e6, TensorOptions().dtype(kFloat16)); }),
+  EXPECT_EQ(error_of([] { full({2}, 1e6, TensorOptions().dtype(kFloat16)); }),
             "full: value 1000000.0 cannot be converted to type float16 without overflow");
-  EXPECT_EQ(message([] { zeros({2}, TensorOptions().dtype(kInt8)).fill_(128); }),
+  EXPECT_EQ(error_of([] { zeros({2}, TensorOptions().dtype(kInt8)).fill_(128); }),
             "fill_: value 128 cannot be converted to type int8 without overflow");
   // In range: no error (a float's fraction is dropped, as in PyTorch).
   EXPECT_EQ(full({2}, 255, TensorOptions().dtype(kUInt8)).to_vector<uint8_t>(), (std::vector<uint8_t>{255, 255}));
@@ -282,20 +286,12 @@ TEST(Reductions, ExplicitDtypeIsTheResultDtype) {
 
 TEST(NnLosses, BadWeightAndLabelSmoothingRaise) {
   auto input = randn({4, 3}), target = tensor({0, 1, 2, 1});
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_EQ(message([&] { nn::nll_loss(input, target, randn({2})); }),
+  EXPECT_EQ(error_of([&] { nn::nll_loss(input, target, randn({2})); }),
             "nll_loss: weight tensor should be defined either for all 3 classes or no classes but got weight tensor "
             "of shape: [2]");
-  EXPECT_EQ(message([&] { nn::cross_entropy(input, target, std::nullopt, -100, "mean", 2); }),
+  EXPECT_EQ(error_of([&] { nn::cross_entropy(input, target, std::nullopt, -100, "mean", 2); }),
             "cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: 2");
-  EXPECT_EQ(message([&] { nn::cross_entropy(input, target, std::nullopt, -100, "mean", 1.0); }), "no error");
+  EXPECT_EQ(error_of([&] { nn::cross_entropy(input, target, std::nullopt, -100, "mean", 1.0); }), "no error");
 }
 
 TEST(Factories, RandStaysBelowOneInEveryFloatingDtype) {
@@ -333,16 +329,8 @@ TEST(Reductions, HalfPrecisionStatisticsAccumulateInFloat32) {
 }
 
 TEST(Factories, HugeSizesAreRefusedNotWrapped) {
-  auto message = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_NE(message([] { arange(0, 1e20); }).find("arange: invalid size"), std::string::npos);
-  EXPECT_NE(message([] { arange(int64_t(0), std::numeric_limits<int64_t>::max()); }).find("possible overflow"),
+  EXPECT_NE(error_of([] { arange(0, 1e20); }).find("arange: invalid size"), std::string::npos);
+  EXPECT_NE(error_of([] { arange(int64_t(0), std::numeric_limits<int64_t>::max()); }).find("possible overflow"),
             std::string::npos);
   // A step past the end takes one element (PyTorch: tensor([0])); it overflowed.
   EXPECT_EQ(arange(3).slice(0, 0, 3, std::numeric_limits<int64_t>::max()).to_vector<int64_t>(),
@@ -373,23 +361,15 @@ TEST(Indexing, GatherAndScatterAddTakeInt64IndicesOnly) {
 // dim 0), return it.
 TEST(Shapes, ZeroDimTensorsInDimTakingOps) {
   auto t = tensor(3.);
-  auto error = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  EXPECT_EQ(error([&] { t.size(0); }), "size: dimension specified as 0 but tensor has no dimensions");
-  EXPECT_EQ(error([&] { t.size(-1); }), "size: dimension specified as -1 but tensor has no dimensions");
-  EXPECT_EQ(error([&] { t.stride(0); }), "stride: dimension specified as 0 but tensor has no dimensions");
-  EXPECT_NE(error([&] { t[0]; }).find("select: invalid index of a 0-dim tensor"), std::string::npos);
-  EXPECT_EQ(error([&] { t.narrow(0, 0, 1); }), "narrow: cannot be applied to a 0-dim tensor");
-  EXPECT_EQ(error([&] { t.slice(0, 0, 1); }), "slice: cannot be applied to a 0-dim tensor");
-  EXPECT_EQ(error([&] { t.split(1); }), "split: expects at least a 1-dimensional tensor");
-  EXPECT_EQ(error([&] { t.chunk(2); }), "chunk: expects at least a 1-dimensional tensor");
-  EXPECT_NE(error([&] { t.flip({1}); }).find("flip: dimension out of range"), std::string::npos);
+  EXPECT_EQ(error_of([&] { t.size(0); }), "size: dimension specified as 0 but tensor has no dimensions");
+  EXPECT_EQ(error_of([&] { t.size(-1); }), "size: dimension specified as -1 but tensor has no dimensions");
+  EXPECT_EQ(error_of([&] { t.stride(0); }), "stride: dimension specified as 0 but tensor has no dimensions");
+  EXPECT_NE(error_of([&] { t[0]; }).find("select: invalid index of a 0-dim tensor"), std::string::npos);
+  EXPECT_EQ(error_of([&] { t.narrow(0, 0, 1); }), "narrow: cannot be applied to a 0-dim tensor");
+  EXPECT_EQ(error_of([&] { t.slice(0, 0, 1); }), "slice: cannot be applied to a 0-dim tensor");
+  EXPECT_EQ(error_of([&] { t.split(1); }), "split: expects at least a 1-dimensional tensor");
+  EXPECT_EQ(error_of([&] { t.chunk(2); }), "chunk: expects at least a 1-dimensional tensor");
+  EXPECT_NE(error_of([&] { t.flip({1}); }).find("flip: dimension out of range"), std::string::npos);
   EXPECT_EQ(t.flip({0}).item<double>(), 3.0);
   EXPECT_EQ(t.movedim(0, 0).item<double>(), 3.0);
   EXPECT_EQ(t.index_select(0, tensor({0})).item<double>(), 3.0);
@@ -399,5 +379,5 @@ TEST(Shapes, ZeroDimTensorsInDimTakingOps) {
   EXPECT_EQ(t.sum({0}).item<double>(), 3.0);
   EXPECT_TRUE(std::isnan(t.var({0}).item<double>()));  // one value, correction 1
   EXPECT_TRUE(std::isnan(t.std({0}).item<double>()));
-  EXPECT_NE(error([&] { t.mean({1}); }).find("dimension out of range"), std::string::npos);
+  EXPECT_NE(error_of([&] { t.mean({1}); }).find("dimension out of range"), std::string::npos);
 }
