@@ -1,6 +1,7 @@
 // realize(): schedule, compile (through the kernel cache), allocate, launch.
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -28,8 +29,9 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
+// Atomic: runtime_stats() may read them while another thread realizes.
 struct Counters {
-  int64_t compiled = 0, from_disk = 0, hits = 0, launched = 0;
+  std::atomic<int64_t> compiled{0}, from_disk{0}, hits{0}, launched{0};
 };
 Counters& counters() {
   static Counters c;
@@ -173,11 +175,15 @@ void write_back(const NodeRef& n) {
 
 }  // namespace
 
+std::recursive_mutex& runtime_mutex() {
+  static std::recursive_mutex mu;
+  return mu;
+}
+
 void realize(const std::vector<Tensor>& tensors) {
-  // One schedule at a time: the kernel cache, the counters and the thread
-  // pool's job slot are shared by every thread that realizes.
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
+  // One schedule at a time: the kernel cache, the thread pool's job slot and
+  // the nodes being realized are shared by every thread that realizes.
+  std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
   std::vector<NodeRef> targets;
   for (const Tensor& t : tensors) {
     const NodeRef& n = node_of(t);
@@ -234,6 +240,16 @@ void realize(const std::vector<Tensor>& tensors) {
   bufs.clear();
   for (const NodeRef& t : targets)
     if (t->write_back && t->realized()) write_back(t);
+}
+
+// Waits for a realization in flight: the pool's workers are busy in it.
+void set_num_threads(int n) {
+  std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+  ThreadPool::instance().set_num_threads(n);
+}
+int get_num_threads() {
+  std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+  return ThreadPool::instance().num_threads();
 }
 
 RuntimeStats runtime_stats() {

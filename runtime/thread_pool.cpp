@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "kiln/error.h"
-#include "kiln/runtime.h"
 
 namespace kiln {
 
@@ -119,8 +118,5 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t)>& fn)
   s_->fn = nullptr;
   if (s_->error) std::rethrow_exception(s_->error);
 }
-
-void set_num_threads(int n) { ThreadPool::instance().set_num_threads(n); }
-int get_num_threads() { return ThreadPool::instance().num_threads(); }
 
 }  // namespace kiln

@@ -3,6 +3,8 @@
 #   scripts/kiln.sh demo    install what is missing, build, run the demo
 #   scripts/kiln.sh test    install what is missing, build, run every test
 #   scripts/kiln.sh bench   install what is missing, build, run the benchmarks
+#   scripts/kiln.sh sanitize  the test suite under ASan+UBSan (build-asan), and
+#                           the thread tests under TSan (build-tsan)
 # Every step is idempotent; BUILD_DIR (default: build) is reused if present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,8 +62,25 @@ case "$mode" in
     "$build_dir/bench/kiln_bench_elementwise" --benchmark_min_time=0.5 \
       --benchmark_out="$build_dir/bench-elementwise.json" --benchmark_out_format=json
     ;;
+  sanitize)
+    # ASan+UBSan over the whole suite; LLVM's JIT-compiled kernels are not
+    # instrumented, kiln's own code (runtime, passes, codegen) is.
+    asan=${ASAN_BUILD_DIR:-build-asan}
+    cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=address,undefined \
+      -DKILN_BUILD_BENCH=OFF >/dev/null
+    cmake --build "$asan" -j "$(nproc)"
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$asan" --output-on-failure -j "$(nproc)" -E '^install_and_consume$'
+    # TSan over the tests that share kiln between threads.
+    tsan=${TSAN_BUILD_DIR:-build-tsan}
+    cmake -S . -B "$tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_SANITIZE=thread \
+      -DKILN_BUILD_BENCH=OFF -DKILN_BUILD_TOOLS=OFF >/dev/null
+    cmake --build "$tsan" -j "$(nproc)" --target kiln_tests
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 KILN_CACHE_DIR="$tsan/kernel-cache" \
+      "$tsan/test/kiln_tests" --gtest_filter='Threads.*'
+    ;;
   *)
-    echo "usage: $0 demo|test|bench" >&2
+    echo "usage: $0 demo|test|bench|sanitize" >&2
     exit 2
     ;;
 esac

@@ -53,11 +53,13 @@ bool Tensor::is_leaf() const {
 
 Tensor Tensor::grad() const {
   node_of(*this);
+  std::lock_guard<std::recursive_mutex> lock(runtime_mutex());  // backward may be writing it
   return impl_->meta ? impl_->meta->grad : Tensor();
 }
 
 Tensor& Tensor::mutable_grad() {
   node_of(*this);
+  std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
   if (!impl_->meta) impl_->meta = std::make_shared<AutogradMeta>();
   return impl_->meta->grad;
 }
@@ -81,6 +83,9 @@ void Tensor::backward(const Tensor& gradient, bool create_graph) const {
     throw Error(fmt::format("backward: tensor of shape {} does not require grad and has no grad_fn",
                             shape_str(out->shape)));
   NodeRef seed = seed_gradient(*this, gradient, "backward");
+  // Threads may run backward on graphs that share leaves: their gradients
+  // add up in .grad one after the other, none is lost (as in PyTorch).
+  std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
   GradMode mode(create_graph);
   auto grads = autodiff::gradients({out}, {seed});
   for (auto& [node, g] : grads) {

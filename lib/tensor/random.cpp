@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 #include "kiln/ops.h"
 #include "tensor/tensor_impl.h"
@@ -42,6 +43,12 @@ Philox& generator() {
   static Philox g;
   return g;
 }
+// Guards the generator: each call takes a range of the stream of its own,
+// whichever threads draw at the same time.
+std::mutex& generator_mutex() {
+  static std::mutex mu;
+  return mu;
+}
 
 // Uniform in [0, 1) with as many random bits as the dtype has significand
 // bits (53 double, 24 float, 11 float16, 8 bfloat16), so every value is
@@ -68,7 +75,12 @@ Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* o
   Tensor r = empty(shape, t);
   char* p = static_cast<char*>(node_of(r)->buffer->data());
   int64_t n = r.numel();
-  Philox& g = generator();
+  Philox g;
+  {
+    std::lock_guard<std::mutex> lock(generator_mutex());
+    g = generator();
+    generator().offset += uint64_t(n);
+  }
   // Each element takes one 4x32-bit block: two words for the value (or the
   // Box-Muller pair), so the stream layout is simple and seekable.
   int bits = significand_bits(t);
@@ -92,7 +104,6 @@ Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* o
       }
     });
   }
-  g.offset += uint64_t(n);
   if (opts.requires_grad()) r.requires_grad_(true);
   return r;
 }
@@ -100,6 +111,7 @@ Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* o
 }  // namespace
 
 void manual_seed(uint64_t seed) {
+  std::lock_guard<std::mutex> lock(generator_mutex());
   generator().seed = seed;
   generator().offset = 0;
 }

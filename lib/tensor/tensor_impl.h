@@ -3,10 +3,18 @@
 // holds the tensor's current value. A view also remembers its base tensor
 // and where it sits in it, so that in-place ops on either side stay visible
 // to the other (the functional core: both are rebound to new nodes).
+#include <mutex>
+
 #include "graph/builders.h"
 #include "kiln/tensor.h"
 
 namespace kiln {
+
+/// The lock under which values shared between threads change: realize()
+/// holds it (one schedule at a time), and so do backward's accumulation
+/// into .grad, .grad() itself and set_num_threads. Recursive: a gradient
+/// being built may realize.
+std::recursive_mutex& runtime_mutex();
 
 struct TensorImpl {
   explicit TensorImpl(NodeRef n) : node_(std::move(n)) {}
