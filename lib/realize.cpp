@@ -216,6 +216,7 @@ void realize(const std::vector<Tensor>& tensors) {
       const Shape& is = sk.arg_index_strides[a];
       params.insert(params.end(), is.begin(), is.end());
     }
+    params.insert(params.end(), sk.scalars.begin(), sk.scalars.end());
     auto t0 = Clock::now();
     launch(fn, ptrs, params, sk.kernel, sk.sizes);
     counters().launched++;

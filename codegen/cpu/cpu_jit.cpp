@@ -166,6 +166,7 @@ void validate(const Kernel& k) {
       }
       case Instr::Kind::Const:
         if (!in.operands.empty()) invalid(k, i, "const takes no operands");
+        if (in.param >= 0 && !is_floating(in.dtype)) invalid(k, i, "a param const must be floating-point");
         break;
       case Instr::Kind::Reduce:
       case Instr::Kind::Scan: {
@@ -1185,6 +1186,18 @@ private:
     for (unsigned n = 0; n < 4; ++n) bounds[n] = index(entry->getArgument(unsigned(A) + 1 + n));
     for (size_t a = 0; a < A; ++a) args_.push_back(entry->getArgument(unsigned(a)));
     v_.assign(k_.body.size(), Value());
+    // Param consts: read once, before any loop (see param_bits).
+    for (size_t i = 0; i < k_.body.size(); ++i) {
+      const Instr& in = k_.body[i];
+      if (in.kind != Instr::Kind::Const || in.param < 0) continue;
+      Value bits = load_i64(params, first_scalar_param(k_) + in.param);
+      if (in.dtype == kFloat64) {
+        v_[i] = b_.create<arith::BitcastOp>(loc_, b_.getF64Type(), bits);
+      } else {
+        Value low = b_.create<arith::TruncIOp>(loc_, b_.getI32Type(), bits);
+        v_[i] = b_.create<arith::BitcastOp>(loc_, b_.getF32Type(), low);
+      }
+    }
     if (k_.reduce_rank > 0)
       build_reduction(params, bounds);
     else
@@ -1322,7 +1335,8 @@ private:
       }
     }
     for (size_t i = 0; i < k_.body.size(); ++i)
-      if (k_.body[i].kind == Instr::Kind::Const) v_[i] = s.constant(k_.body[i].dtype, k_.body[i].value);
+      if (k_.body[i].kind == Instr::Kind::Const && k_.body[i].param < 0)
+        v_[i] = s.constant(k_.body[i].dtype, k_.body[i].value);
     find_slice_.assign(k_.body.size(), false);
     for (size_t i = 0; i < k_.body.size(); ++i) {
       const Instr& in = k_.body[i];
@@ -1893,7 +1907,9 @@ private:
     const Instr& in = k_.body[i];
     switch (in.kind) {
       case Instr::Kind::Load: v_[i] = s.load(in.dtype, element(in, at(in.arg))); break;
-      case Instr::Kind::Const: v_[i] = s.constant(in.dtype, in.value); break;
+      case Instr::Kind::Const:
+        if (in.param < 0) v_[i] = s.constant(in.dtype, in.value);  // (params are read at entry)
+        break;
       case Instr::Kind::Store: {
         Value p = element(in, at(in.arg));
         Value x = v_[size_t(in.operands[0])];
@@ -1911,7 +1927,7 @@ private:
         // pow with a constant exponent may take a special path.
         const Instr& e = k_.body[size_t(in.operands.back())];
         Value v;
-        if (in.op == Op::Pow && is_floating(t) && e.kind == Instr::Kind::Const)
+        if (in.op == Op::Pow && is_floating(t) && e.kind == Instr::Kind::Const && e.param < 0)
           v = s.pow_const(ops[0], e.value.to_double(), in.dtype);
         v_[i] = v ? v : s.compute(in.op, t, in.dtype, ops, cond);
         if (!v_[i]) invalid(k_, i, std::string("no CPU lowering for op ") + op_name(in.op));

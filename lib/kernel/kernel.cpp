@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <bit>
+#include <cmath>
+
 namespace kiln {
 
 namespace {
@@ -53,7 +56,10 @@ std::string Kernel::str() const {
                          reduce_op_name(in.reduce), in.operands.at(0), short_name(in.dtype), post);
         break;
       case Instr::Kind::Const:
-        s += fmt::format("  %{} = const {} : {}{}\n", i, in.value.str(), short_name(in.dtype), post);
+        if (in.param >= 0)
+          s += fmt::format("  %{} = param {} : {}{}\n", i, in.param, short_name(in.dtype), post);
+        else
+          s += fmt::format("  %{} = const {} : {}{}\n", i, in.value.str(), short_name(in.dtype), post);
         break;
       case Instr::Kind::Compute: {
         std::string ops;
@@ -68,6 +74,27 @@ std::string Kernel::str() const {
     }
   }
   return s + "}\n";
+}
+
+int64_t first_scalar_param(const Kernel& k) {
+  int64_t n = k.rank;
+  for (const KernelArg& a : k.args) n += k.rank + 1 + a.num_index;
+  return n;
+}
+
+int64_t param_bits(DType t, const Scalar& v) {
+  double d = v.to_double();
+  if (t == kFloat64) return std::bit_cast<int64_t>(d);
+  float f = float(d);
+  if (t == kFloat16) f = float(Half(f));
+  if (t == kBFloat16) f = float(BFloat16(f));
+  return int64_t(std::bit_cast<uint32_t>(f));
+}
+
+bool is_param_scalar(DType t, const Scalar& v) {
+  if (!is_floating(t)) return false;
+  double d = v.to_double();
+  return !(d == 0 || d == 1 || d == -1 || std::isinf(d) || std::isnan(d));
 }
 
 }  // namespace kiln

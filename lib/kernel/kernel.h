@@ -48,7 +48,10 @@
 // Kernels with an accumulating store run serially (a deterministic order).
 //
 // Sizes, strides and offsets are launch parameters, not part of the kernel,
-// so one compiled kernel serves every size. Only the innermost stride's class
+// so one compiled kernel serves every size. So are floating-point scalars
+// (a learning rate, an epsilon, 1/N of a mean): a Const with a `param` slot
+// prints as `%4 = param 0 : f32` and takes its value at launch, so a value
+// that changes every step compiles nothing new. Only the innermost stride's class
 // (contiguous, broadcast or general) is structural, because it decides how
 // the loop vectorizes. The printed text is the cache key.
 #include <cstdint>
@@ -81,7 +84,8 @@ struct Instr {
   DType dtype = kFloat32;    // type of the result (Store: of the stored value)
   std::vector<int> operands; // SSA ids of earlier instructions
   int arg = -1;              // Load/Store: argument index
-  Scalar value;              // Const
+  Scalar value;              // Const (the launch value when it is a param)
+  int param = -1;            // Const: its launch parameter slot, or -1 for a literal
   ReduceOp reduce = ReduceOp::Sum;  // Reduce/Scan
   bool post_reduce = false;  // stage 1: runs once per output element
   bool accumulate = false;   // Store: *p += value instead of *p = value
@@ -105,8 +109,9 @@ struct Kernel {
 
 /// Launch parameter layout shared by every backend: for a kernel of rank R
 /// with A args, `params` holds sizes[R], then per arg strides[R], offset and
-/// one stride per index operand (num_index of them):
-///   params = [size_0..size_{R-1}, (stride_0..stride_{R-1}, offset, istride...) x A]
+/// one stride per index operand (num_index of them), then the param consts
+/// by slot (param_bits of each):
+///   params = [size_0..size_{R-1}, (stride_0..stride_{R-1}, offset, istride...) x A, scalar...]
 /// The CPU entry point computes rows [row_begin, row_end) x columns
 /// [col_begin, col_end) of the output space (the first O = R - reduce_rank
 /// dims), where a row is one index of dims 0..O-2 (row-major) and columns
@@ -114,6 +119,15 @@ struct Kernel {
 /// scheduler gives a full reduction a leading dim of size 1):
 ///   void fn(void** ptrs, const int64_t* params,
 ///           int64_t row_begin, int64_t row_end, int64_t col_begin, int64_t col_end);
+/// Where the param consts start in `params`.
+int64_t first_scalar_param(const Kernel& k);
+/// A param const's launch value: the bits of its register value (float16 and
+/// bfloat16 rounded to the dtype and held as float32, as literals are).
+int64_t param_bits(DType t, const Scalar& v);
+/// Whether a scalar of dtype t becomes a launch parameter: floating values
+/// other than 0, +-1, +-inf and NaN, which code generation folds.
+bool is_param_scalar(DType t, const Scalar& v);
+
 using CpuKernelFn = void (*)(void* const* ptrs, const int64_t* params, int64_t row_begin,
                              int64_t row_end, int64_t col_begin, int64_t col_end);
 

@@ -238,6 +238,10 @@ int Emitter::emit(const NodeRef& n, const Chain& chain) {
     in.kind = Instr::Kind::Const;
     in.dtype = n->dtype;
     in.value = n->attrs.value;
+    if (is_param_scalar(in.dtype, in.value)) {
+      in.param = int(scalars_.size());
+      scalars_.push_back(param_bits(in.dtype, in.value));
+    }
     id = push(in);
   } else {
     id = emit_inline(n, chain);
@@ -347,6 +351,19 @@ int Emitter::emit_compute(const NodeRef& n, const Chain& chain) {
   in.op = n->op;
   in.dtype = n->dtype;
   for (const NodeRef& x : n->inputs) {
+    if (n->op == Op::Pow && x == n->inputs[1]) {
+      // A constant exponent stays a literal: x^2, x^0.5, x^-1 have fast paths.
+      const Node* e = x.get();
+      while (!e->realized() && is_view(e->op)) e = e->inputs[0].get();
+      if (!e->realized() && e->op == Op::Full) {
+        Instr c;
+        c.kind = Instr::Kind::Const;
+        c.dtype = e->dtype;
+        c.value = e->attrs.value;
+        in.operands.push_back(push(c));
+        continue;
+      }
+    }
     Chain c = chain;
     if (x->shape != n->shape) {  // implicit broadcast
       Attrs a;
@@ -365,6 +382,7 @@ ScheduledKernel Emitter::finish(const Shape& iter_shape) {
   ScheduledKernel sk;
   sk.arg_nodes = arg_nodes_;
   sk.arg_index_strides = index_strides_;
+  sk.scalars = scalars_;
   collapse(iter_shape, sk);
   k_.name = name();
   sk.kernel = std::move(k_);

@@ -100,6 +100,7 @@ private:
   int64_t unit_numel_ = 0;           // its iteration space's size
   bool contraction_ = false;         // a sum over a product of two broadcasts
   Kernel k_;
+  std::vector<int64_t> scalars_;  // launch values of k_'s param consts
   std::vector<NodeRef> arg_nodes_;
   std::vector<Layout> layouts_;
   std::vector<Shape> index_strides_;

@@ -25,6 +25,7 @@ struct ScheduledKernel {
   std::vector<NodeRef> arg_nodes; // whose buffer each argument reads or writes
   std::vector<Layout> arg_layouts;// each argument's strides over `sizes`
   std::vector<Shape> arg_index_strides;  // per argument, per index operand
+  std::vector<int64_t> scalars;   // launch values of the param consts, by slot
   std::vector<std::string> notes; // what it writes, for printing
 };
 
