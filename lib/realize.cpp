@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -36,6 +38,35 @@ struct Counters {
 Counters& counters() {
   static Counters c;
   return c;
+}
+
+std::atomic<int64_t>& launch_limit() {
+  static std::atomic<int64_t> limit = [] {
+    int64_t n = int64_t(1) << 42;
+    if (const char* env = std::getenv("KILN_MAX_ELEMENTS"); env && std::atoll(env) > 0) n = std::atoll(env);
+    return n;
+  }();
+  return limit;
+}
+
+// Refuses a schedule with a launch over more elements than the limit,
+// before anything is allocated or run.
+void check_launch_sizes(const Schedule& sched) {
+  int64_t limit = launch_limit();
+  for (const ScheduledKernel& sk : sched.kernels) {
+    int64_t n = 1;
+    bool overflow = false;
+    for (int64_t d : sk.sizes) overflow |= __builtin_mul_overflow(n, d, &n);
+    if (!overflow && n <= limit) continue;
+    const std::string& name = sk.kernel.name;
+    std::string ops = name.size() > 2 ? name.substr(2) : name;  // "R_mul_sum" -> "mul_sum"
+    std::replace(ops.begin(), ops.end(), '_', ' ');
+    throw Error(fmt::format("{}: one kernel launch over {} elements (kernel {} over {}) exceeds the limit of {} "
+                            "elements per launch (raise it with kiln::set_max_launch_elements or "
+                            "KILN_MAX_ELEMENTS)",
+                            ops, overflow ? std::string("more than 2^63") : std::to_string(n), name,
+                            shape_str(sk.sizes), limit));
+  }
 }
 
 // Compiled kernels by their Kernel IR text: structurally equal kernels (any
@@ -197,6 +228,7 @@ void realize(const std::vector<Tensor>& tensors) {
   if (debug_level() >= 2) std::fprintf(stderr, "---- optimized graph\n%s", text::print(optimized).c_str());
   Schedule sched = make_schedule(optimized, requested);
   if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
+  check_launch_sizes(sched);
 
   std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
   for (const NodeRef& n : sched.materialized)
@@ -242,6 +274,12 @@ void realize(const std::vector<Tensor>& tensors) {
   for (const NodeRef& t : targets)
     if (t->write_back && t->realized()) write_back(t);
 }
+
+void set_max_launch_elements(int64_t n) {
+  if (n < 1) throw Error(fmt::format("set_max_launch_elements: expected a positive limit, got {}", n));
+  launch_limit() = n;
+}
+int64_t max_launch_elements() { return launch_limit(); }
 
 // Waits for a realization in flight: the pool's workers are busy in it.
 void set_num_threads(int n) {

@@ -337,6 +337,34 @@ TEST(Factories, HugeSizesAreRefusedNotWrapped) {
             (std::vector<int64_t>{0}));
 }
 
+TEST(Factories, RepeatAndHugeShapesAreRefusedNotWrapped) {
+  int64_t big = int64_t(1) << 40;
+  EXPECT_NE(error_of([&] { ones({4}).repeat({std::numeric_limits<int64_t>::max()}); }).find("repeat: repeats"), std::string::npos);
+  EXPECT_NE(error_of([&] { ones({4}).repeat({big, big}); }).find("too many elements"), std::string::npos);
+  EXPECT_NE(error_of([&] { zeros({big, big}); }).find("zeros"), std::string::npos);
+  // No elements: the contiguous strides of the huge dims saturate, nothing wraps.
+  Tensor empty = zeros({0, big, big});
+  EXPECT_EQ(empty.numel(), 0);
+  EXPECT_EQ(empty.sum().item<double>(), 0.0);
+}
+
+TEST(Limits, AHugeLazyLaunchIsRefusedNotRunForHours) {
+  // Nothing is allocated, so only the launch limit stops these (2^42 elements by default).
+  std::string e = error_of([] { ones({int64_t(1) << 47}).sum().item<double>(); });
+  EXPECT_NE(e.find("sum: one kernel launch over 140737488355328 elements"), std::string::npos) << e;
+  EXPECT_NE(e.find("set_max_launch_elements"), std::string::npos) << e;
+  e = error_of([] { ones({1}).expand({int64_t(1) << 46}).sum().item<double>(); });
+  EXPECT_NE(e.find("sum: one kernel launch over 70368744177664 elements"), std::string::npos) << e;
+  // The limit is the user's to set; a launch under it runs.
+  int64_t old = max_launch_elements();
+  set_max_launch_elements(1000);
+  EXPECT_NE(error_of([] { (arange(0, 2000) * 2).sum().item<int64_t>(); }).find("exceeds the limit of 1000"),
+            std::string::npos);
+  EXPECT_EQ((arange(0, 1000) * 2).sum().item<int64_t>(), 999000);
+  set_max_launch_elements(old);
+  EXPECT_NE(error_of([] { set_max_launch_elements(0); }).find("positive"), std::string::npos);
+}
+
 TEST(Indexing, GatherAndScatterAddTakeInt64IndicesOnly) {
   auto x = arange(6).reshape({2, 3});
   auto i32 = tensor({{0, 1}, {2, 0}}).to(kInt32);

@@ -24,6 +24,14 @@ int get_num_threads();
 void set_fusion_enabled(bool on);
 bool fusion_enabled();
 
+/// The most elements one kernel launch may run over (its output elements
+/// times the elements each one reduces): 2^42 by default, or
+/// KILN_MAX_ELEMENTS at start-up. A bigger launch raises a kiln::Error
+/// naming its ops and size when the value is computed, instead of running
+/// for hours (a lazy `ones({1LL << 47}).sum()` allocates nothing).
+void set_max_launch_elements(int64_t n);
+int64_t max_launch_elements();
+
 /// Counters for tests and tuning; they only ever grow.
 struct RuntimeStats {
   int64_t kernels_compiled = 0;  ///< JIT compilations

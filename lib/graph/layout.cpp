@@ -32,7 +32,9 @@ Layout Layout::contiguous(const Shape& shape) {
   int64_t s = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     l.strides[i] = s;
-    s *= std::max<int64_t>(shape[i], 1);
+    // Saturates: only a shape with no elements gets this far (numel()
+    // rejects the others), and its strides are never used.
+    if (__builtin_mul_overflow(s, std::max<int64_t>(shape[i], 1), &s)) s = INT64_MAX;
   }
   return l;
 }

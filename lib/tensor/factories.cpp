@@ -43,8 +43,12 @@ Tensor new_buffer(DType t, const Shape& shape) {
 }
 
 void check_shape(const Shape& s, const char* op) {
-  for (int64_t d : s)
+  int64_t n = 1;
+  for (int64_t d : s) {
     if (d < 0) throw Error(fmt::format("{}: negative dimension {} in shape {}", op, d, shape_str(s)));
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error(fmt::format("{}: shape {} has too many elements (overflows int64)", op, shape_str(s)));
+  }
 }
 
 // Shape of a nested list: the lengths along the first path, then checked
@@ -101,20 +105,30 @@ Tensor empty(const Shape& shape, TensorOptions opts) {
   return finish(node_of(new_buffer(dtype_or(opts, kFloat32), shape)), opts);
 }
 
-Tensor full(const Shape& shape, const Scalar& value, TensorOptions opts) {
-  check_device(opts, "full");
-  check_shape(shape, "full");
+namespace {
+// full and the factories made of it, each raising errors under its own name.
+Tensor filled(const Shape& shape, const Scalar& value, TensorOptions opts, const char* op) {
+  check_device(opts, op);
+  check_shape(shape, op);
   DType t = dtype_or(opts, value.default_dtype());
   if (!value.fits(t))
-    throw Error(fmt::format("full: value {} cannot be converted to type {} without overflow", value.str(), name(t)));
+    throw Error(fmt::format("{}: value {} cannot be converted to type {} without overflow", op, value.str(), name(t)));
   return finish(graph::full(value, t, shape), opts);
 }
+}  // namespace
 
-Tensor zeros(const Shape& shape, TensorOptions opts) { return full(shape, 0, opts.dtype(dtype_or(opts, kFloat32))); }
-Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1, opts.dtype(dtype_or(opts, kFloat32))); }
-Tensor full_like(const Tensor& t, const Scalar& v, std::optional<DType> d) { return full(t.shape(), v, d.value_or(t.dtype())); }
-Tensor zeros_like(const Tensor& t, std::optional<DType> d) { return full_like(t, 0, d); }
-Tensor ones_like(const Tensor& t, std::optional<DType> d) { return full_like(t, 1, d); }
+Tensor full(const Shape& shape, const Scalar& value, TensorOptions opts) { return filled(shape, value, opts, "full"); }
+Tensor zeros(const Shape& shape, TensorOptions opts) {
+  return filled(shape, 0, opts.dtype(dtype_or(opts, kFloat32)), "zeros");
+}
+Tensor ones(const Shape& shape, TensorOptions opts) {
+  return filled(shape, 1, opts.dtype(dtype_or(opts, kFloat32)), "ones");
+}
+Tensor full_like(const Tensor& t, const Scalar& v, std::optional<DType> d) {
+  return filled(t.shape(), v, d.value_or(t.dtype()), "full_like");
+}
+Tensor zeros_like(const Tensor& t, std::optional<DType> d) { return filled(t.shape(), 0, d.value_or(t.dtype()), "zeros_like"); }
+Tensor ones_like(const Tensor& t, std::optional<DType> d) { return filled(t.shape(), 1, d.value_or(t.dtype()), "ones_like"); }
 Tensor empty_like(const Tensor& t, std::optional<DType> d) { return empty(t.shape(), d.value_or(t.dtype())); }
 
 Tensor arange(const Scalar& end, TensorOptions opts) { return arange(0, end, 1, opts); }

@@ -159,8 +159,17 @@ Tensor Tensor::repeat(const Shape& repeats) const {
     if (repeats[i] < 0) throw Error(fmt::format("repeat: negative repeat in {}", shape_str(repeats)));
     interleaved.insert(interleaved.end(), {1, padded[i]});
     expanded.insert(expanded.end(), {repeats[i], padded[i]});
-    out.push_back(repeats[i] * padded[i]);
+    int64_t size = 0;
+    if (__builtin_mul_overflow(repeats[i], padded[i], &size))
+      throw Error(fmt::format("repeat: repeats {} of shape {} overflow the size of dim {}", shape_str(repeats),
+                              shape_str(shape()), i));
+    out.push_back(size);
   }
+  int64_t total = 1;
+  for (int64_t s : out)
+    if (__builtin_mul_overflow(total, s, &total))
+      throw Error(fmt::format("repeat: repeats {} of shape {} give a result of shape {}, too many elements",
+                              shape_str(repeats), shape_str(shape()), shape_str(out)));
   NodeRef x = graph::reshape(node_of(*this), interleaved);
   return wrap(graph::copy(graph::reshape(graph::expand(x, expanded), out)));
 }

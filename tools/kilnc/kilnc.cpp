@@ -480,6 +480,13 @@ int main_(int argc, char** argv) {
       return std::count(o.wrt.begin(), o.wrt.end(), d.name) > 0;
     };
   }
+  // The whole file is checked before any input is filled or read: a syntax
+  // error on line 2 is reported at once, not after filling a 1 GB input.
+  if (running || !o.input_files.empty()) {
+    kiln::text::ParseOptions check = popt;
+    check.input_data = nullptr;
+    kiln::text::parse(source, check);
+  }
   kiln::text::Parsed parsed = kiln::text::parse(source, popt);
   for (auto& [name, path] : o.input_files)
     if (!used_files.count(name)) throw UsageError(fmt::format("--input: '{}' declares no input '%{}'", shown, name));
