@@ -253,26 +253,31 @@ NodeRef permute(const NodeRef& x, const Shape& dims) {
   return make_view(Op::Permute, x, shape, a);
 }
 
-NodeRef expand(const NodeRef& x, const Shape& shape) {
+NodeRef expand(const NodeRef& x, const Shape& shape, const char* op) {
   const Shape& in = x->shape;
   if (shape.size() < in.size())
-    throw Error(fmt::format("expand: the number of sizes provided ({}) must be greater or equal to "
+    throw Error(fmt::format("{}: the number of sizes provided ({}) must be greater or equal to "
                             "the number of dimensions in the tensor ({}); shape {} to {}",
-                            shape.size(), in.size(), shape_str(in), shape_str(shape)));
+                            op, shape.size(), in.size(), shape_str(in), shape_str(shape)));
   Shape to = shape;
   size_t lead = shape.size() - in.size();
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i < lead) {
-      if (shape[i] < 0) throw Error(fmt::format("expand: -1 is not allowed in a leading, new dimension ({})", shape_str(shape)));
+      if (shape[i] < 0) throw Error(fmt::format("{}: -1 is not allowed in a leading, new dimension ({})", op, shape_str(shape)));
       continue;
     }
     int64_t d = in[i - lead];
     if (shape[i] == -1) to[i] = d;
     else if (d != 1 && d != shape[i])
-      throw Error(fmt::format("expand: the expanded size of the tensor ({}) must match the existing "
+      throw Error(fmt::format("{}: the expanded size of the tensor ({}) must match the existing "
                               "size ({}) at non-singleton dimension {}; shape {} to {}",
-                              shape[i], d, i, shape_str(in), shape_str(shape)));
+                              op, shape[i], d, i, shape_str(in), shape_str(shape)));
   }
+  int64_t total = 1;
+  for (int64_t d : to)
+    if (d < 0 || __builtin_mul_overflow(total, d, &total))
+      throw Error(fmt::format("{}: shape {} to {}: {}", op, shape_str(in), shape_str(shape),
+                              d < 0 ? "negative size" : "too many elements (overflows int64)"));
   if (to == in) return x;
   Attrs a;
   a.ints = to;
@@ -320,8 +325,8 @@ NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim) {
   return make(Op::Cat, t, shape, casted, a);
 }
 
-NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> acc) {
-  const char* opname = op_name(op);
+NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> acc, const char* user_op) {
+  const char* opname = user_op ? user_op : op_name(op);
   int64_t n = int64_t(x->shape.size());
   Shape ds;
   for (int64_t d : dims) {

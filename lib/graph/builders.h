@@ -48,7 +48,7 @@ NodeRef view(const NodeRef& x, const Shape& shape);
 /// `reshape` semantics: a view when possible, else a copy then a view.
 NodeRef reshape(const NodeRef& x, const Shape& shape);
 NodeRef permute(const NodeRef& x, const Shape& dims);
-NodeRef expand(const NodeRef& x, const Shape& shape);
+NodeRef expand(const NodeRef& x, const Shape& shape, const char* op = "expand");
 /// Elements start, start+step, ... (`length` of them) along dim (in range).
 NodeRef slice(const NodeRef& x, int64_t dim, int64_t start, int64_t length, int64_t step = 1);
 /// Inputs joined along dim (promoted to a common dtype).
@@ -57,7 +57,9 @@ NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim);
 /// deduplicated); the result keeps the reduced dims as size 1. For cumsum,
 /// dims holds the one scan dim and the shape is unchanged. Sums and products
 /// of integers are int64 unless `acc` names the result dtype.
-NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> acc = std::nullopt);
+/// `user_op` names the op the user called in errors (default: op's own name).
+NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> acc = std::nullopt,
+               const char* user_op = nullptr);
 /// src read at data-dependent positions: output element i reads
 /// src[j] where j[map[o]] = i[o] for each output dim o with map[o] >= 0, and
 /// j[sel[k]] = idx[k][i]. Index inputs are int64, of `out_shape`, in range.

@@ -9,7 +9,7 @@ namespace kiln {
 
 namespace {
 
-Tensor unary(Op op, const Tensor& x) { return wrap(graph::unary(op, node_of(x))); }
+Tensor unary(Op op, const Tensor& x) { return wrap(graph::unary(op, node_of(x, op_name(op)))); }
 Tensor binary_op(Op op, const graph::Operand& a, const graph::Operand& b) { return wrap(graph::binary(op, a, b)); }
 
 // Integer division by zero has no value (PyTorch raises): check the divisor

@@ -70,7 +70,8 @@ struct IndexPlan {
   std::vector<Tensor> idx;     // their (checked) index tensors
 };
 
-IndexPlan plan(const Tensor& self, const std::vector<TensorIndex>& indices) {
+// `op`: index or index_put_, the name errors carry.
+IndexPlan plan(const Tensor& self, const std::vector<TensorIndex>& indices, const char* op) {
   int64_t consumed = 0;
   bool ellipsis = false;
   for (const TensorIndex& i : indices) {
@@ -79,20 +80,26 @@ IndexPlan plan(const Tensor& self, const std::vector<TensorIndex>& indices) {
       case TensorIndex::Kind::Slice: consumed += 1; break;
       case TensorIndex::Kind::Tensor: consumed += i.tensor().dtype() == kBool ? i.tensor().dim() : 1; break;
       case TensorIndex::Kind::Ellipsis:
-        if (ellipsis) throw Error("index: an index can only have a single ellipsis ('...')");
+        if (ellipsis) throw Error(fmt::format("{}: an index can only have a single ellipsis ('...')", op));
         ellipsis = true;
         break;
       case TensorIndex::Kind::None: break;
     }
   }
   if (consumed > self.dim())
-    throw Error(fmt::format("index: too many indices for tensor of dimension {} (shape {})", self.dim(),
+    throw Error(fmt::format("{}: too many indices for tensor of dimension {} (shape {})", op, self.dim(),
                             shape_str(self.shape())));
   IndexPlan p{self, {}, {}};
   int64_t d = 0;
   for (const TensorIndex& i : indices) {
     switch (i.kind()) {
-      case TensorIndex::Kind::Int: p.view = p.view.select(d, i.integer()); break;
+      case TensorIndex::Kind::Int: {
+        int64_t n = p.view.size(d), k = i.integer();
+        if (k < -n || k >= n)
+          throw Error(fmt::format("{}: index {} is out of bounds for dimension {} with size {}", op, k, d, n));
+        p.view = p.view.select(d, k);
+        break;
+      }
       case TensorIndex::Kind::Slice: {
         const auto& s = i.slice();
         p.view = p.view.slice(d, s.start, s.stop, s.step.value_or(1));
@@ -106,9 +113,9 @@ IndexPlan plan(const Tensor& self, const std::vector<TensorIndex>& indices) {
         if (t.dtype() == kBool || t.dtype() == kUInt8) {
           for (int64_t k = 0; k < t.dim(); ++k)
             if (t.size(k) != p.view.size(d + k))
-              throw Error(fmt::format("index: the shape of the mask {} does not match the shape of the "
+              throw Error(fmt::format("{}: the shape of the mask {} does not match the shape of the "
                                       "indexed tensor {} at dim {}",
-                                      shape_str(t.shape()), shape_str(p.view.shape()), d + k));
+                                      op, shape_str(t.shape()), shape_str(p.view.shape()), d + k));
           for (Tensor& c : nonzero(t.to(kBool))) {
             p.dims.push_back(d);
             p.idx.push_back(c);
@@ -116,7 +123,7 @@ IndexPlan plan(const Tensor& self, const std::vector<TensorIndex>& indices) {
           }
         } else {
           p.dims.push_back(d);
-          p.idx.push_back(checked_index(t, p.view.size(d), d, "index"));
+          p.idx.push_back(checked_index(t, p.view.size(d), d, op));
           ++d;
         }
         break;
@@ -177,14 +184,14 @@ Gather lay_out(const IndexPlan& p) {
 }  // namespace
 
 Tensor Tensor::index(const std::vector<TensorIndex>& indices) const {
-  IndexPlan p = plan(*this, indices);
+  IndexPlan p = plan(*this, indices, "index");
   if (p.idx.empty()) return p.view;
   Gather g = lay_out(p);
   return wrap(graph::index(node_of(p.view), g.idx, g.map, g.sel, g.out_shape));
 }
 
 Tensor& Tensor::index_put_(const std::vector<TensorIndex>& indices, const Tensor& value) {
-  IndexPlan p = plan(*this, indices);
+  IndexPlan p = plan(*this, indices, "index_put_");
   Shape target = p.view.shape();
   std::optional<Gather> g;
   if (!p.idx.empty()) {
@@ -213,8 +220,15 @@ Tensor Tensor::index_select(int64_t dim, const Tensor& index) const {
   dim = wrap_dim(dim, this->dim(), "index_select");
   if (index.dim() > 1)
     throw Error(fmt::format("index_select: index must be a vector (got shape {})", shape_str(index.shape())));
+  // Negative indices are out of range here, as in PyTorch.
+  int64_t n = this->dim() == 0 ? 1 : size(dim);
+  if (index.dtype() == kInt64 || index.dtype() == kInt32)  // (checked_index rejects other dtypes)
+    for (int64_t v : index.to(kInt64).to_vector<int64_t>())
+    if (v < 0 || v >= n)
+        throw Error(fmt::format("index_select: index out of range in self: index {} for dimension {} with size {}",
+                                v, dim, n));
   std::vector<TensorIndex> ix(static_cast<size_t>(dim), indexing::Slice());
-  ix.emplace_back(checked_index(index.reshape({-1}), this->dim() == 0 ? 1 : size(dim), dim, "index_select"));
+  ix.emplace_back(checked_index(index.reshape({-1}), n, dim, "index_select"));
   return this->dim() == 0 ? this->index({}) : this->index(ix);
 }
 

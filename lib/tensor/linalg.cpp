@@ -19,7 +19,7 @@ std::string dims_str(const Tensor& t) {
 }
 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
-  if (a.dtype() != b.dtype())
+  if (node_of(a, op)->dtype != node_of(b, op)->dtype)
     throw Error(fmt::format("{}: expected both operands to have the same dtype, but got {} and {}", op,
                             name(a.dtype()), name(b.dtype())));
 }

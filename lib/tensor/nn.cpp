@@ -7,13 +7,14 @@
 
 #include "graph/layout.h"
 #include "kiln/ops.h"
+#include "tensor/tensor_impl.h"
 
 namespace kiln::nn {
 
 namespace {
 
 void require_floating(const char* op, const Tensor& x) {
-  if (!is_floating(x.dtype()))
+  if (!is_floating(node_of(x, op)->dtype))
     throw Error(fmt::format("{}: expected a floating point tensor, got {} (shape {})", op, name(x.dtype()),
                             shape_str(x.shape())));
 }
@@ -44,7 +45,8 @@ Tensor class_weights(const Tensor& input, const Tensor& weight, const char* op) 
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
-  Tensor y = low_precision(x) ? x.to(kFloat32) : (is_floating(x.dtype()) ? x : x.to(kFloat32));
+  require_floating("softmax", x);  // PyTorch: not implemented for integers
+  Tensor y = low_precision(x) ? x.to(kFloat32) : x;
   dim = wrap_dim(dim, y.dim(), "softmax");
   if (y.dim() > 0 && y.size(dim) == 0) return y.to(is_floating(x.dtype()) ? x.dtype() : kFloat32) * 1;  // empty, as PyTorch
   Tensor e = (y - y.amax({dim}, true)).exp();
@@ -53,7 +55,8 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
-  Tensor y = low_precision(x) ? x.to(kFloat32) : (is_floating(x.dtype()) ? x : x.to(kFloat32));
+  require_floating("log_softmax", x);
+  Tensor y = low_precision(x) ? x.to(kFloat32) : x;
   dim = wrap_dim(dim, y.dim(), "log_softmax");
   if (y.dim() > 0 && y.size(dim) == 0) return y.to(is_floating(x.dtype()) ? x.dtype() : kFloat32) * 1;
   Tensor shifted = y - y.amax({dim}, true);
@@ -101,25 +104,35 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+  broadcast_shapes(node_of(input, "mse_loss")->shape, node_of(target, "mse_loss")->shape, "mse_loss");
   Tensor d = input - target;
   return reduce_loss(d * d, reduction, "mse_loss");
 }
 
-Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
-                int64_t ignore_index, const std::string& reduction) {
-  require_floating("nll_loss", input);
+namespace {
+// nll_loss, raising its errors under the name of the op the user called.
+Tensor negative_log_likelihood(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight, int64_t ignore_index,
+                               const std::string& reduction, const char* op) {
+  require_floating(op, input);
   if (target.dtype() != kInt64)
-    throw Error(fmt::format("nll_loss: expected int64 class indices as target, got {}", name(target.dtype())));
+    throw Error(fmt::format("{}: expected int64 class indices as target, got {}", op, name(target.dtype())));
   int64_t cd = class_dim(input);
   Shape expected = input.shape();
   expected.erase(expected.begin() + cd);
   if (target.shape() != expected)
-    throw Error(fmt::format("nll_loss: expected target of shape {} for input of shape {}, got {}",
-                            shape_str(expected), shape_str(input.shape()), shape_str(target.shape())));
+    throw Error(fmt::format("{}: expected target of shape {} for input of shape {}, got {}",
+                            op, shape_str(expected), shape_str(input.shape()), shape_str(target.shape())));
   if (weight && (weight->dim() != 1 || weight->size(0) != input.size(cd)))
-    throw Error(fmt::format("nll_loss: weight tensor should be defined either for all {} classes or no classes but "
+    throw Error(fmt::format("{}: weight tensor should be defined either for all {} classes or no classes but "
                             "got weight tensor of shape: {}",
-                            input.size(cd), shape_str(weight->shape())));
+                            op, input.size(cd), shape_str(weight->shape())));
+  // Class indices are checked here, where the error can name the op (the
+  // gather below would name itself).
+  int64_t classes = input.size(cd);
+  for (int64_t t : target.to_vector<int64_t>())
+    if (t != ignore_index && (t < 0 || t >= classes))
+      throw Error(fmt::format("{}: target {} is out of bounds for {} classes (input of shape {})", op, t, classes,
+                              shape_str(input.shape())));
   Tensor ignored = target == ignore_index;
   Tensor safe = where(ignored, int64_t(0), target);
   // -input[i, t_i] * w[t_i], zero where ignored.
@@ -128,7 +141,14 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<T
   w = where(ignored, 0.0, w).to(input.dtype());
   Tensor loss = -picked * w;
   if (reduction == "mean") return loss.sum() / w.sum();
-  return reduce_loss(loss, reduction, "nll_loss");
+  return reduce_loss(loss, reduction, op);
+}
+
+}  // namespace
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
+                int64_t ignore_index, const std::string& reduction) {
+  return negative_log_likelihood(input, target, weight, ignore_index, reduction, "nll_loss");
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optional<Tensor>& weight,
@@ -152,7 +172,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optio
     if (reduction == "none") return -prod.sum({cd});
     return reduce_loss(prod, reduction, "cross_entropy");
   }
-  Tensor nll = nll_loss(logp, target, weight, ignore_index, reduction);
+  Tensor nll = negative_log_likelihood(logp, target, weight, ignore_index, reduction, "cross_entropy");
   if (label_smoothing <= 0) return nll;
   Tensor ignored = target == ignore_index;
   Tensor lp = weight ? logp * class_weights(input, *weight, "cross_entropy") : logp;
@@ -199,6 +219,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const std::opt
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias) {
+  node_of(x, "linear");
+  if (node_of(weight, "linear")->shape.size() != 2 || x.dim() == 0 || x.size(-1) != weight.size(1))
+    throw Error(fmt::format("linear: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}) (input {}, weight {})",
+                            x.dim() ? x.numel() / std::max<int64_t>(x.size(-1), 1) : 1, x.dim() ? x.size(-1) : 1,
+                            weight.dim() == 2 ? fmt::format("{}x{}", weight.size(1), weight.size(0))
+                                              : shape_str(weight.shape()),
+                            shape_str(x.shape()), shape_str(weight.shape())));
   Tensor r = matmul(x, weight.t());
   return bias ? r + *bias : r;
 }

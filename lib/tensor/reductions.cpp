@@ -22,7 +22,12 @@ Shape resolve_dims(const Tensor& x, const Shape& dims, const char* op) {
     return {};
   }
   Shape out;
-  for (int64_t d : dims) out.push_back(wrap_dim(d, x.dim(), op));
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(d, x.dim(), op);
+    if (std::find(out.begin(), out.end(), w) != out.end())
+      throw Error(fmt::format("{}: dim {} appears multiple times in the list of dims", op, w));
+    out.push_back(w);
+  }
   return out;
 }
 
@@ -68,11 +73,14 @@ std::optional<Tensor> reduce_in_two_stages(Op op, const Tensor& x) {
   return total.reshape(Shape(static_cast<size_t>(x.dim()), 1));
 }
 
-Tensor reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim) {
-  Shape ds = resolve_dims(x, dims, op_name(op));
+// `name`: the op the user called, for errors (max() is an amax).
+Tensor reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim, const char* name = nullptr) {
+  if (!name) name = op_name(op);
+  node_of(x, name);  // (an undefined x is reported under the user's op name)
+  Shape ds = resolve_dims(x, dims, name);
   std::optional<Tensor> split;
   if (int64_t(ds.size()) == x.dim()) split = reduce_in_two_stages(op, x);
-  Tensor r = split ? *split : wrap(graph::reduce(op, node_of(x), ds));
+  Tensor r = split ? *split : wrap(graph::reduce(op, node_of(x), ds, std::nullopt, name));
   return finish(r, ds, keepdim);
 }
 
@@ -123,8 +131,8 @@ Tensor Tensor::prod(int64_t dim, bool keepdim, std::optional<DType> dtype) const
 
 Tensor Tensor::amax(const Shape& dims, bool keepdim) const { return reduce(Op::Amax, *this, dims, keepdim); }
 Tensor Tensor::amin(const Shape& dims, bool keepdim) const { return reduce(Op::Amin, *this, dims, keepdim); }
-Tensor Tensor::max() const { return amax(); }
-Tensor Tensor::min() const { return amin(); }
+Tensor Tensor::max() const { return reduce(Op::Amax, *this, {}, false, "max"); }
+Tensor Tensor::min() const { return reduce(Op::Amin, *this, {}, false, "min"); }
 
 namespace {
 // max/min along a dim: the values are read at the chosen indices, so the
@@ -135,7 +143,7 @@ std::tuple<Tensor, Tensor> values_and_indices(Op arg, const Tensor& x, int64_t d
     return {x.clone(), zeros({}, kInt64)};
   }
   int64_t d = wrap_dim(dim, x.dim(), op);
-  Tensor idx = reduce(arg, x, {d}, true);
+  Tensor idx = reduce(arg, x, {d}, true, op);
   // The indices are in range by construction: no check (which would compute them now).
   Shape map;
   for (int64_t o = 0; o < x.dim(); ++o) map.push_back(o == d ? -1 : o);
@@ -175,15 +183,20 @@ Tensor Tensor::var(const Shape& dims, double correction, bool keepdim) const {
 }
 
 Tensor Tensor::std(const Shape& dims, double correction, bool keepdim) const {
+  require_floating(*this, "std");
+  resolve_dims(*this, dims, "std");
   return var(dims, correction, keepdim).sqrt();
 }
 
 Tensor Tensor::norm(const Scalar& p, const Shape& dims, bool keepdim) const {
   require_floating(*this, "norm");
+  resolve_dims(*this, dims, "norm");
   if (low_precision(*this)) return to(kFloat32).norm(p, dims, keepdim).to(dtype());
   double pv = p.to_double();
   Tensor a = abs();
-  if (std::isinf(pv)) return pv > 0 ? a.amax(dims, keepdim) : a.amin(dims, keepdim);
+  // The inf-norm of nothing is 0 (PyTorch's norm: the max of |x| >= 0 starts at 0).
+  if (std::isinf(pv) && pv > 0 && numel() == 0) return reduce(Op::Sum, a, dims, keepdim, "norm");
+  if (std::isinf(pv)) return reduce(pv > 0 ? Op::Amax : Op::Amin, a, dims, keepdim, "norm");
   if (pv == 0) return (*this != 0).to(dtype()).sum(dims, keepdim);
   if (pv == 1) return a.sum(dims, keepdim);
   Tensor s = pv == 2 ? (*this * *this).sum(dims, keepdim) : a.pow(p).sum(dims, keepdim);
@@ -218,16 +231,20 @@ Tensor Tensor::cumsum(int64_t dim, std::optional<DType> dtype) const {
 
 namespace {
 // all/any: bool results, except uint8 in, uint8 out (PyTorch's rule).
-Tensor logical_reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim) {
-  Tensor r = reduce(op, x.to(kBool), dims, keepdim);
+Tensor logical_reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim, const char* name) {
+  Tensor r = reduce(op, node_of(x, name)->dtype == kBool ? x : x.to(kBool), dims, keepdim, name);
   return x.dtype() == kUInt8 ? r.to(kUInt8) : r;
 }
 }  // namespace
 
-Tensor Tensor::all() const { return logical_reduce(Op::Amin, *this, {}, false); }
-Tensor Tensor::all(int64_t dim, bool keepdim) const { return logical_reduce(Op::Amin, *this, {dim}, keepdim); }
-Tensor Tensor::any() const { return logical_reduce(Op::Amax, *this, {}, false); }
-Tensor Tensor::any(int64_t dim, bool keepdim) const { return logical_reduce(Op::Amax, *this, {dim}, keepdim); }
+Tensor Tensor::all() const { return logical_reduce(Op::Amin, *this, {}, false, "all"); }
+Tensor Tensor::all(int64_t dim, bool keepdim) const {
+  return logical_reduce(Op::Amin, *this, {dim}, keepdim, "all");
+}
+Tensor Tensor::any() const { return logical_reduce(Op::Amax, *this, {}, false, "any"); }
+Tensor Tensor::any(int64_t dim, bool keepdim) const {
+  return logical_reduce(Op::Amax, *this, {dim}, keepdim, "any");
+}
 
 Tensor sum(const Tensor& x, std::optional<DType> d) { return x.sum(d); }
 Tensor sum(const Tensor& x, const Shape& dims, bool k, std::optional<DType> d) { return x.sum(dims, k, d); }

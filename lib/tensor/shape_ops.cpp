@@ -128,7 +128,10 @@ Tensor Tensor::movedim(int64_t source, int64_t destination) const {
   return movedim(Shape{source}, Shape{destination});
 }
 
-Tensor Tensor::broadcast_to(const Shape& shape) const { return expand(shape); }
+Tensor Tensor::broadcast_to(const Shape& shape) const {
+  NodeRef v = graph::expand(node_of(*this), shape, "broadcast_to");
+  return view_of(*this, v, Op::Expand, v->attrs);
+}
 
 Tensor Tensor::flip(const Shape& dims) const {
   if (dim() == 0) {  // PyTorch flips a 0-dim tensor into a copy of itself
@@ -146,38 +149,43 @@ Tensor Tensor::flip(const Shape& dims) const {
   return wrap(graph::copy(v));  // PyTorch's flip returns a new tensor
 }
 
-Tensor Tensor::repeat(const Shape& repeats) const {
-  if (int64_t(repeats.size()) < dim())
-    throw Error(fmt::format("repeat: number of repeat dims ({}) can not be smaller than number of "
+namespace {
+// repeat and tile, each raising errors under its own name.
+Tensor repeated(const Tensor& self, const Shape& repeats, const char* op) {
+  if (int64_t(repeats.size()) < self.dim())
+    throw Error(fmt::format("{}: number of repeat dims ({}) can not be smaller than number of "
                             "tensor dims ({}), shape {}",
-                            repeats.size(), dim(), shape_str(shape())));
-  Shape padded(repeats.size() - shape().size(), 1);
-  padded.insert(padded.end(), shape().begin(), shape().end());
+                            op, repeats.size(), self.dim(), shape_str(self.shape())));
+  Shape padded(repeats.size() - self.shape().size(), 1);
+  padded.insert(padded.end(), self.shape().begin(), self.shape().end());
   // [s0, s1] -> [1, s0, 1, s1] -> expand [r0, s0, r1, s1] -> [r0*s0, r1*s1].
   Shape interleaved, expanded, out;
   for (size_t i = 0; i < padded.size(); ++i) {
-    if (repeats[i] < 0) throw Error(fmt::format("repeat: negative repeat in {}", shape_str(repeats)));
+    if (repeats[i] < 0) throw Error(fmt::format("{}: negative repeat in {}", op, shape_str(repeats)));
     interleaved.insert(interleaved.end(), {1, padded[i]});
     expanded.insert(expanded.end(), {repeats[i], padded[i]});
     int64_t size = 0;
     if (__builtin_mul_overflow(repeats[i], padded[i], &size))
-      throw Error(fmt::format("repeat: repeats {} of shape {} overflow the size of dim {}", shape_str(repeats),
-                              shape_str(shape()), i));
+      throw Error(fmt::format("{}: repeats {} of shape {} overflow the size of dim {}", op, shape_str(repeats),
+                              shape_str(self.shape()), i));
     out.push_back(size);
   }
   int64_t total = 1;
   for (int64_t s : out)
     if (__builtin_mul_overflow(total, s, &total))
-      throw Error(fmt::format("repeat: repeats {} of shape {} give a result of shape {}, too many elements",
-                              shape_str(repeats), shape_str(shape()), shape_str(out)));
-  NodeRef x = graph::reshape(node_of(*this), interleaved);
+      throw Error(fmt::format("{}: repeats {} of shape {} give a result of shape {}, too many elements",
+                              op, shape_str(repeats), shape_str(self.shape()), shape_str(out)));
+  NodeRef x = graph::reshape(node_of(self), interleaved);
   return wrap(graph::copy(graph::reshape(graph::expand(x, expanded), out)));
 }
+}  // namespace
+
+Tensor Tensor::repeat(const Shape& repeats) const { return repeated(*this, repeats, "repeat"); }
 
 Tensor Tensor::tile(const Shape& reps) const {
   Shape r = reps;
   if (int64_t(r.size()) < dim()) r.insert(r.begin(), size_t(dim()) - r.size(), 1);
-  return repeat(r);
+  return repeated(*this, r, "tile");
 }
 
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {

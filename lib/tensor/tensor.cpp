@@ -113,12 +113,20 @@ Tensor view_of(const Tensor& t, NodeRef v, Op op, const Attrs& attrs) {
 
 Tensor::Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
+void undefined_tensor(const char* op) {
+  std::string_view name = op ? op : "";
+  bool named = !name.empty() && name.find("operator") == std::string_view::npos && name[0] != '_';
+  throw Error(fmt::format("{}: expected a defined tensor, got an undefined one (a default-constructed "
+                          "kiln::Tensor holds no value)",
+                          named ? name : "kiln"));
+}
+
 DType Tensor::dtype() const { return node_of(*this)->dtype; }
 const Shape& Tensor::shape() const { return node_of(*this)->shape; }
 namespace {
 // PyTorch's IndexError for a dim of a 0-dim tensor.
 void require_dims(const Tensor& t, int64_t d, const char* op) {
-  if (t.dim() == 0)
+  if (node_of(t, op)->shape.empty())
     throw Error(fmt::format("{}: dimension specified as {} but tensor has no dimensions", op, d));
 }
 }  // namespace
@@ -127,7 +135,7 @@ int64_t Tensor::size(int64_t d) const {
   require_dims(*this, d, "size");
   return shape()[wrap_dim(d, dim(), "size")];
 }
-int64_t Tensor::dim() const { return int64_t(shape().size()); }
+int64_t Tensor::dim() const { return int64_t(node_of(*this, "dim")->shape.size()); }
 int64_t Tensor::numel() const { return node_of(*this)->numel(); }
 Device Tensor::device() const { return kCPU; }
 Shape Tensor::strides() const { return graph::layout_of(node_of(*this)).strides; }
@@ -185,7 +193,7 @@ template <typename T> T read_element(const Node& n, int64_t i) {
 }  // namespace
 
 template <typename T> T Tensor::item() const {
-  if (numel() != 1)
+  if (node_of(*this, "item")->numel() != 1)
     throw Error(fmt::format("item: a Tensor with {} elements cannot be converted to a scalar (shape {})",
                             numel(), shape_str(shape())));
   realize();
@@ -200,6 +208,10 @@ Scalar Tensor::item() const {
 }
 
 template <typename T> std::vector<T> Tensor::to_vector() const {
+  // As strict as data_ptr<T>(): a silent conversion would hide a dtype bug.
+  if (node_of(*this, "to_vector")->dtype != dtype_of_v<T>)
+    throw Error(fmt::format("to_vector: expected a tensor of dtype {} but got {} (shape {}); convert with .to() first",
+                            name(dtype_of_v<T>), name(dtype()), shape_str(shape())));
   realize();
   const auto& n = node_of(*this);
   std::vector<T> out(size_t(n->numel()));
@@ -243,7 +255,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str
 
 // ------------------------------------------------------------ views & shape
 
-Tensor Tensor::to(DType t) const { return t == dtype() ? *this : wrap(graph::cast(node_of(*this), t)); }
+Tensor Tensor::to(DType t) const { return t == node_of(*this, "to")->dtype ? *this : wrap(graph::cast(node_of(*this), t)); }
 
 Tensor Tensor::view(const Shape& shape) const {
   NodeRef v = graph::view(node_of(*this), shape);
@@ -373,7 +385,7 @@ Tensor add_alpha(Op op, const Operand& a, const Operand& b, const Scalar& alpha)
   return bin(op, a, scaled);
 }
 
-NodeRef n(const Tensor& t) { return node_of(t); }
+NodeRef n(const Tensor& t, const char* op = __builtin_FUNCTION()) { return node_of(t, op); }
 
 }  // namespace
 
@@ -420,6 +432,9 @@ Tensor Tensor::clamp(std::optional<Scalar> lo, std::optional<Scalar> hi) const {
 
 Tensor Tensor::clamp(const std::optional<Tensor>& lo, const std::optional<Tensor>& hi) const {
   if (!lo && !hi) throw Error("clamp: at least one of 'min' or 'max' must not be None");
+  Shape shape = n(*this, "clamp")->shape;
+  if (lo) shape = graph::broadcast(shape, n(*lo, "clamp")->shape, "clamp");
+  if (hi) shape = graph::broadcast(shape, n(*hi, "clamp")->shape, "clamp");
   Tensor r = *this;
   if (lo) r = bin(Op::ClampMin, n(r), n(*lo));
   if (hi) r = bin(Op::ClampMax, n(r), n(*hi));
@@ -459,6 +474,9 @@ void check_inplace_cast(const char* op, DType result, DType self) {
 namespace {
 // Rebinds `self` to `r` (an op's result on self), as PyTorch's in-place ops.
 Tensor& write_back(Tensor& self, const char* op, const Tensor& r) {
+  if (r.shape() != self.shape())
+    throw Error(fmt::format("{}: output with shape {} doesn't match the broadcast shape {}", op,
+                            shape_str(self.shape()), shape_str(r.shape())));
   check_inplace_cast(op, r.dtype(), self.dtype());
   self.impl()->assign(node_of(r));
   return self;

@@ -49,8 +49,12 @@ private:
 /// `v`, the view op `op` applied to t, as a tensor that tracks t's root.
 Tensor view_of(const Tensor& t, NodeRef v, Op op, const Attrs& attrs);
 
-inline const NodeRef& node_of(const Tensor& t) {
-  if (!t.defined()) throw Error("kiln: operation on an undefined tensor");
+/// The error for an undefined tensor given to `op`.
+[[noreturn]] void undefined_tensor(const char* op);
+/// t's node. `op` names the function that needs it (by default the caller,
+/// which for the public API is the method or function the user called).
+inline const NodeRef& node_of(const Tensor& t, const char* op = __builtin_FUNCTION()) {
+  if (!t.defined()) undefined_tensor(op);
   return t.impl()->node();
 }
 /// A new tensor for `n` (computed now if its graph got too deep to walk).

@@ -166,7 +166,7 @@ inline std::vector<double> actual_values(const kiln::Tensor& x) {
     case kiln::kBFloat16: for (auto h : x.to_vector<kiln::BFloat16>()) out.push_back(decode(kBFloat16Format, h.bits)); break;
     case kiln::kFloat32: widen(x.to_vector<float>()); break;
     case kiln::kFloat64: widen(x.to_vector<double>()); break;
-    default: widen(x.to_vector<int64_t>()); break;
+    default: widen(x.to(kiln::kInt64).to_vector<int64_t>()); break;
   }
   return out;
 }
