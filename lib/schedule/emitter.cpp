@@ -259,6 +259,10 @@ int Emitter::emit(const NodeRef& n, const Chain& chain) {
 int Emitter::emit_inline(const NodeRef& n, const Chain& chain) {
   if (!is_view(n->op) && !outputs_.count(n.get())) {
     std::string why = recompute_reason(n, chain);
+    // The walk is depth-first: what this kernel will hold is what it holds,
+    // plus the computes above this node still waiting for it.
+    if (why.empty() && decide_ && size() + pending_ >= max_kernel_ops())
+      why = fmt::format("kernel size: its consumer reached {} instructions", max_kernel_ops());
     if (!why.empty()) {
       store(n, why);
       return load(n, chain);
@@ -350,6 +354,11 @@ int Emitter::emit_compute(const NodeRef& n, const Chain& chain) {
   in.kind = Instr::Kind::Compute;
   in.op = n->op;
   in.dtype = n->dtype;
+  struct Pending {  // this compute waits for its operands
+    int64_t& n;
+    explicit Pending(int64_t& c) : n(++c) {}
+    ~Pending() { --n; }
+  } pending(pending_);
   for (const NodeRef& x : n->inputs) {
     if (n->op == Op::Pow && x == n->inputs[1]) {
       // A constant exponent stays a literal: x^2, x^0.5, x^-1 have fast paths.

@@ -69,6 +69,9 @@ public:
   /// when a later decision stores one of them).
   const std::vector<const Node*>& inlined() const { return inlined_; }
 
+  /// Instructions so far.
+  int64_t size() const { return int64_t(k_.body.size()); }
+
   ScheduledKernel finish(const Shape& iter_shape);
 
 private:
@@ -110,6 +113,7 @@ private:
   std::vector<const Node*> inlined_;
   std::vector<std::string> ops_;
   int reduce_rank_ = 0;
+  int64_t pending_ = 0;  // computes entered whose instructions are not pushed yet
   std::set<int> post_args_;  // args accessed after the reduction (outputs)
 };
 

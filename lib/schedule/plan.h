@@ -14,6 +14,10 @@
 //   read N times  an elementwise producer that the consumer would recompute
 //                 N times per element (a matmul operand, a value broadcast
 //                 into a reduction, or a costly value under a broadcast)
+//   kernel size   the kernel reading it already has max_kernel_ops()
+//                 instructions: LLVM's time grows faster than linearly in a
+//                 kernel's size (a 1,200-op chain took 19 s against 50 ms for
+//                 600), so long chains are cut into kernels of bounded size
 //   fusion off    KILN_FUSION=0 / set_fusion_enabled(false)
 #include <string>
 #include <unordered_map>
@@ -27,6 +31,12 @@ struct Decision {
   std::string reason;
   const Node* consumer = nullptr;  // the kernel's node whose walk decided it, if any
 };
+
+/// The most instructions the scheduler puts in one kernel (256, or
+/// KILN_MAX_KERNEL_OPS): longer chains are split by storing a value, and
+/// stored values of one shape share a kernel only while the sum stays
+/// under it. Compile time then grows linearly with the graph.
+int max_kernel_ops();
 
 struct Plan {
   std::unordered_map<const Node*, Decision> stored;

@@ -32,6 +32,7 @@ public:
   std::vector<NodeRef> work;  // stored nodes, in the order they were decided
   std::unordered_map<const Node*, std::vector<NodeRef>> deps;
   std::unordered_map<const Node*, std::unordered_set<const Node*>> in_place;  // deps read in place
+  std::unordered_map<const Node*, int64_t> size;  // instructions of its kernel alone
 
   void store(const NodeRef& n, Decision d) {
     if (n->realized()) return;
@@ -60,6 +61,7 @@ private:
     Emitter e(plan, [this](const NodeRef& m, Decision d) { store(m, std::move(d)); });
     for (const Unit& u : units_of(n)) e.add_output(u);
     deps[n.get()] = e.deps();
+    size[n.get()] = e.size();
     auto& ip = in_place[n.get()];
     ip.clear();
     for (const NodeRef& d : e.deps())
@@ -102,6 +104,15 @@ std::vector<NodeRef> dependency_order(const Planner& p) {
 
 }  // namespace
 
+int max_kernel_ops() {
+  static const int cap = [] {
+    const char* e = std::getenv("KILN_MAX_KERNEL_OPS");
+    int v = e ? std::atoi(e) : 0;
+    return v > 0 ? std::max(v, 8) : 256;
+  }();
+  return cap;
+}
+
 bool fusion_enabled() {
   int f = g_fusion.load(std::memory_order_relaxed);
   if (f < 0) {
@@ -136,6 +147,7 @@ Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
     int reduce_rank;
     bool plain;
     std::vector<Unit> units;
+    int64_t size = 0;  // instructions, counting each unit's alone (an upper bound)
   };
   std::vector<Group> groups;
   std::unordered_map<const Node*, int> group_of;
@@ -155,9 +167,11 @@ Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
     for (const Unit& u : units) {
       bool plain = u.whole() && fuse;
       int g = -1;
+      int64_t size = p.size.at(n.get());
       if (plain)
         for (int k = int(groups.size()) - 1; k > after && k >= with; --k)
-          if (groups[k].plain && groups[k].shape == u.iter() && groups[k].reduce_rank == u.reduce_rank) {
+          if (groups[k].plain && groups[k].shape == u.iter() && groups[k].reduce_rank == u.reduce_rank &&
+              groups[k].size + size <= max_kernel_ops()) {
             g = k;
             break;
           }
@@ -166,6 +180,7 @@ Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
         g = int(groups.size()) - 1;
       }
       groups[g].units.push_back(u);
+      groups[g].size += size;
       group_of[n.get()] = g;
       // A write node's own writes come after its base is copied in.
       if (n->op == Op::ViewScatter || n->op == Op::IndexPut) after = g;
