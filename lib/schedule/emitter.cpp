@@ -185,6 +185,7 @@ int Emitter::add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const
 }
 
 int Emitter::push(Instr in) {
+  size_ += in.kind == Instr::Kind::Compute ? cost(in.op) : 1;
   k_.body.push_back(std::move(in));
   return int(k_.body.size() - 1);
 }
@@ -262,7 +263,7 @@ int Emitter::emit_inline(const NodeRef& n, const Chain& chain) {
     // The walk is depth-first: what this kernel will hold is what it holds,
     // plus the computes above this node still waiting for it.
     if (why.empty() && decide_ && size() + pending_ >= max_kernel_ops())
-      why = fmt::format("kernel size: its consumer reached {} instructions", max_kernel_ops());
+      why = fmt::format("kernel size: its consumer reached the cap of {}", max_kernel_ops());
     if (!why.empty()) {
       store(n, why);
       return load(n, chain);
@@ -355,10 +356,11 @@ int Emitter::emit_compute(const NodeRef& n, const Chain& chain) {
   in.op = n->op;
   in.dtype = n->dtype;
   struct Pending {  // this compute waits for its operands
-    int64_t& n;
-    explicit Pending(int64_t& c) : n(++c) {}
-    ~Pending() { --n; }
-  } pending(pending_);
+    int64_t& total;
+    int64_t mine;
+    Pending(int64_t& t, int64_t c) : total(t), mine(c) { total += mine; }
+    ~Pending() { total -= mine; }
+  } pending(pending_, cost(n->op));
   for (const NodeRef& x : n->inputs) {
     if (n->op == Op::Pow && x == n->inputs[1]) {
       // A constant exponent stays a literal: x^2, x^0.5, x^-1 have fast paths.

@@ -69,8 +69,11 @@ public:
   /// when a later decision stores one of them).
   const std::vector<const Node*>& inlined() const { return inlined_; }
 
-  /// Instructions so far.
-  int64_t size() const { return int64_t(k_.body.size()); }
+  /// The kernel's size so far, as code generation sees it: an instruction
+  /// counts 1, a transcendental (exp, sin, erf: dozens of LLVM instructions
+  /// once expanded) counts 8.
+  int64_t size() const { return size_; }
+  static int64_t cost(Op op) { return is_float_math(op) ? 8 : 1; }
 
   ScheduledKernel finish(const Shape& iter_shape);
 
@@ -113,7 +116,8 @@ private:
   std::vector<const Node*> inlined_;
   std::vector<std::string> ops_;
   int reduce_rank_ = 0;
-  int64_t pending_ = 0;  // computes entered whose instructions are not pushed yet
+  int64_t size_ = 0;
+  int64_t pending_ = 0;  // cost of the computes entered whose instructions are not pushed yet
   std::set<int> post_args_;  // args accessed after the reduction (outputs)
 };
 

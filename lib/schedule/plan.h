@@ -14,10 +14,10 @@
 //   read N times  an elementwise producer that the consumer would recompute
 //                 N times per element (a matmul operand, a value broadcast
 //                 into a reduction, or a costly value under a broadcast)
-//   kernel size   the kernel reading it already has max_kernel_ops()
-//                 instructions: LLVM's time grows faster than linearly in a
-//                 kernel's size (a 1,200-op chain took 19 s against 50 ms for
-//                 600), so long chains are cut into kernels of bounded size
+//   kernel size   the kernel reading it reached max_kernel_ops(): LLVM's
+//                 time grows faster than linearly in a kernel's size (a chain
+//                 of 1,200 negs took 19 s against 50 ms for 600, 900 sins
+//                 10 s), so long chains are cut into kernels of bounded size
 //   fusion off    KILN_FUSION=0 / set_fusion_enabled(false)
 #include <string>
 #include <unordered_map>
@@ -32,10 +32,11 @@ struct Decision {
   const Node* consumer = nullptr;  // the kernel's node whose walk decided it, if any
 };
 
-/// The most instructions the scheduler puts in one kernel (256, or
-/// KILN_MAX_KERNEL_OPS): longer chains are split by storing a value, and
-/// stored values of one shape share a kernel only while the sum stays
-/// under it. Compile time then grows linearly with the graph.
+/// The largest kernel the scheduler makes, in Emitter::size() units (an
+/// instruction 1, a transcendental 8): 512, or KILN_MAX_KERNEL_OPS. Longer
+/// chains are split by storing a value, and stored values of one shape share
+/// a kernel only while their sizes sum under it, so compile time grows
+/// linearly with the graph.
 int max_kernel_ops();
 
 struct Plan {

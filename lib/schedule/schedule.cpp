@@ -108,7 +108,7 @@ int max_kernel_ops() {
   static const int cap = [] {
     const char* e = std::getenv("KILN_MAX_KERNEL_OPS");
     int v = e ? std::atoi(e) : 0;
-    return v > 0 ? std::max(v, 8) : 256;
+    return v > 0 ? std::max(v, 16) : 512;
   }();
   return cap;
 }
@@ -147,7 +147,7 @@ Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
     int reduce_rank;
     bool plain;
     std::vector<Unit> units;
-    int64_t size = 0;  // instructions, counting each unit's alone (an upper bound)
+    int64_t size = 0;  // Emitter::size() of each unit alone, summed (an upper bound)
   };
   std::vector<Group> groups;
   std::unordered_map<const Node*, int> group_of;
