@@ -1,7 +1,7 @@
 # A damaged kernel disk cache never changes a value, crashes or hangs:
 # every entry's object with a flipped bit, every entry truncated, an entry
 # replaced by a FIFO or by a symbolic link to /dev/zero, two processes
-# writing the same entries at once. Each run's output must equal a run
+# writing the same entries at once, a cache directory that is read-only. Each run's output must equal a run
 # without the cache, and bad entries must be replaced by good ones.
 #   cmake -DPROBE=... -DDIR=... -P disk_cache_faults.cmake
 file(REMOVE_RECURSE ${DIR})
@@ -93,4 +93,18 @@ probe("after two concurrent writers" ON)
 file(GLOB leftovers ${cache}/*.tmp*)
 if(leftovers)
   message(FATAL_ERROR "temporary files left behind: ${leftovers}")
+endif()
+
+# A read-only cache (emptied first): kernels compile, nothing is written,
+# values are right. (As root the mode does not stop writes; the values are
+# still checked.)
+file(REMOVE_RECURSE ${cache})
+file(MAKE_DIRECTORY ${cache})
+file(CHMOD ${cache} PERMISSIONS OWNER_READ OWNER_EXECUTE GROUP_READ GROUP_EXECUTE)
+probe("read-only cache" OFF)
+execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+file(GLOB written ${cache}/*)
+file(CHMOD ${cache} DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
+if(written AND NOT uid STREQUAL "0")
+  message(FATAL_ERROR "a read-only cache was written: ${written}")
 endif()
