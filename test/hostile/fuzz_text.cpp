@@ -16,7 +16,7 @@
 // parse and run, or raise kiln::Error.
 //
 //   kiln_fuzz_text LIT_DIR CRASHERS_DIR
-//   KILN_FUZZ_SECONDS  how long to fuzz (default 25; 0 replays the crashers only)
+//   KILN_FUZZ_SECONDS  how long to fuzz (default 60; 0 replays the crashers only)
 //   KILN_FUZZ_SEED     the mutation seed (default: 1; "time" for the clock)
 //   KILN_FUZZ_OUT      where current.kiln and failure-*.kiln go (default:
 //                      the working directory, the build dir under CTest)
@@ -425,11 +425,11 @@ struct Mutator {
         else s.erase(p + 1, std::min<size_t>(s.size() - p - 1, 1 + below(12)));
         break;
       }
-      default: {  // a long chain of ops on one value (at most 900: see known/)
+      default: {  // a long chain of ops on one value (kernels split at the size cap)
         size_t p = s.find("%");
         if (p == std::string::npos) break;
         std::string extra;
-        int n = int(1 + below(900));
+        int n = int(1 + below(3000));
         for (int i = 0; i < n; ++i) extra += "%f" + std::to_string(i + 1) + " = neg(%f" + std::to_string(i) + ") : f32[2]\n";
         s = "%f0 = input : f32[2] = [1, 2]\n" + extra + s + "output %f" + std::to_string(n) + "\n";
         break;
@@ -470,7 +470,7 @@ int fuzz_main(int argc, char** argv) {
   fs::create_directories(out);
   std::snprintf(g_current, sizeof g_current, "%s", (out / "current.kiln").string().c_str());
   const char* secs_env = std::getenv("KILN_FUZZ_SECONDS");
-  double seconds = secs_env && *secs_env ? std::atof(secs_env) : 25;
+  double seconds = secs_env && *secs_env ? std::atof(secs_env) : 60;
   const char* seed_env = std::getenv("KILN_FUZZ_SEED");
   uint64_t seed = 1;
   if (seed_env && std::string(seed_env) == "time") seed = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
