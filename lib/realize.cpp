@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -70,13 +71,48 @@ void check_launch_sizes(const Schedule& sched) {
 }
 
 // Compiled kernels by their Kernel IR text: structurally equal kernels (any
-// data, any size) share one compilation.
+// data, any size) share one compilation. At most KILN_MAX_RESIDENT_KERNELS
+// (4096) stay mapped: beyond that the least recently used one is released
+// (a later use loads it from the disk cache or compiles it again), so a
+// process that meets tens of thousands of kernels keeps its memory maps.
+class KernelCache {
+public:
+  CpuKernelFn find(const std::string& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
+  void add(std::string key, CpuKernelFn fn) {
+    lru_.emplace_front(key, fn);
+    index_[std::move(key)] = lru_.begin();
+    while (lru_.size() > capacity()) {
+      auto& [old_key, old_fn] = lru_.back();
+      cpu::release(old_fn);
+      index_.erase(old_key);
+      lru_.pop_back();
+    }
+  }
+
+private:
+  static size_t capacity() {
+    static const size_t n = [] {
+      const char* e = std::getenv("KILN_MAX_RESIDENT_KERNELS");
+      long v = e ? std::atol(e) : 0;
+      return v > 0 ? size_t(v) : size_t(4096);
+    }();
+    return n;
+  }
+  std::list<std::pair<std::string, CpuKernelFn>> lru_;  // most recently used first
+  std::unordered_map<std::string, std::list<std::pair<std::string, CpuKernelFn>>::iterator> index_;
+};
+
 CpuKernelFn compiled_kernel(const Kernel& k) {
-  static std::unordered_map<std::string, CpuKernelFn> cache;
+  static KernelCache cache;
   std::string key = k.str();
-  if (auto it = cache.find(key); it != cache.end()) {
+  if (CpuKernelFn fn = cache.find(key)) {
     counters().hits++;
-    return it->second;
+    return fn;
   }
   auto t0 = Clock::now();
   if (debug_level() >= 3) {
@@ -89,7 +125,7 @@ CpuKernelFn compiled_kernel(const Kernel& k) {
   if (debug_level() >= 1)
     std::fprintf(stderr, "kiln: %s %s in %.1f ms\n", from_disk ? "loaded (disk cache)" : "compiled", k.name.c_str(),
                  ms_since(t0));
-  cache.emplace(std::move(key), fn);
+  cache.add(std::move(key), fn);
   return fn;
 }
 

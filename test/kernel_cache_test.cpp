@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
 using namespace kiln;
 
 namespace {
@@ -40,4 +45,33 @@ TEST(KernelCache, ThreadCountDoesNotChangeResults) {
   auto one = chain(x, y).to_vector<float>();
   set_num_threads(2);
   EXPECT_EQ(chain(x, y).to_vector<float>(), one);
+}
+
+namespace {
+int64_t memory_maps() {
+  std::ifstream maps("/proc/self/maps");
+  return std::count(std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>(), '\n');
+}
+// A kernel of its own for each n: n ops alternating abs and neg.
+Tensor distinct_chain(const Tensor& x, int n) {
+  Tensor v = x;
+  for (int i = 0; i < n; ++i) v = i % 2 ? -v : (v + 1).abs();
+  return v;
+}
+}  // namespace
+
+// Beyond KILN_MAX_RESIDENT_KERNELS (the CTest entry KernelEviction sets 8)
+// the least recently used kernels are unmapped: the memory maps stay
+// bounded, and a released kernel used again is compiled (or loaded) again
+// and gives the same values.
+TEST(KernelEviction, ReleasedKernelsGiveTheSameValues) {
+  Tensor x = arange(0, 64).to(kFloat32) - 32.0;
+  std::vector<std::vector<float>> first;
+  for (int n = 1; n <= 40; ++n) first.push_back(distinct_chain(x, n).to_vector<float>());
+  int64_t before = memory_maps();
+  for (int n = 41; n <= 120; ++n) distinct_chain(x, n).realize();
+  int64_t grown = memory_maps() - before;
+  for (int n = 1; n <= 40; ++n) EXPECT_EQ(distinct_chain(x, n).to_vector<float>(), first[size_t(n - 1)]) << n;
+  const char* cap = std::getenv("KILN_MAX_RESIDENT_KERNELS");
+  if (cap && std::atoi(cap) <= 16) EXPECT_LT(grown, 40) << "80 more kernels grew the maps by " << grown;
 }

@@ -38,6 +38,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -2185,18 +2186,31 @@ std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm, Compilation& c
   return std::string(buf.begin(), buf.end());
 }
 
+// Each kernel's code lives under a resource tracker of its own, so that
+// release() can unmap it (a process that compiles tens of thousands of
+// kernels would otherwise run out of memory mappings).
+std::unordered_map<CpuKernelFn, llvm::orc::ResourceTrackerSP>& trackers() {
+  static std::unordered_map<CpuKernelFn, llvm::orc::ResourceTrackerSP> t;
+  return t;
+}
+
 CpuKernelFn add_and_find(const std::string& object, const std::string& sym, std::string* err) {
   Jit& j = jit();
-  if (auto e = j.lljit->addObjectFile(llvm::MemoryBuffer::getMemBufferCopy(object, sym))) {
+  auto rt = j.lljit->getMainJITDylib().createResourceTracker();
+  if (auto e = j.lljit->addObjectFile(rt, llvm::MemoryBuffer::getMemBufferCopy(object, sym))) {
     *err = llvm::toString(std::move(e));
+    llvm::consumeError(rt->remove());
     return nullptr;
   }
   auto addr = j.lljit->lookup(sym);
   if (!addr) {
     *err = llvm::toString(addr.takeError());
+    llvm::consumeError(rt->remove());
     return nullptr;
   }
-  return addr->toPtr<CpuKernelFn>();
+  auto fn = addr->toPtr<CpuKernelFn>();
+  trackers()[fn] = std::move(rt);
+  return fn;
 }
 
 }  // namespace
@@ -2228,6 +2242,14 @@ CpuKernelFn compile(const Kernel& k, bool* from_disk) {
   if (!fn) c.fail("JIT: " + err);
   if (!retried) disk_cache::store(key, object);
   return fn;
+}
+
+void release(CpuKernelFn fn) {
+  auto it = trackers().find(fn);
+  if (it == trackers().end()) return;
+  llvm::orc::ResourceTrackerSP rt = std::move(it->second);
+  trackers().erase(it);
+  if (auto e = rt->remove()) throw Error("kiln: cannot release a kernel: " + llvm::toString(std::move(e)));
 }
 
 std::string emit(const Kernel& k, Stage stage) {

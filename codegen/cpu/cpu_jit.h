@@ -15,6 +15,10 @@ namespace kiln::cpu {
 /// result.
 CpuKernelFn compile(const Kernel& k, bool* from_disk = nullptr);
 
+/// Unmaps a kernel compile() returned; `fn` must not run again (nor be
+/// running).
+void release(CpuKernelFn fn);
+
 /// The stages of compiling `k`, as text (for KILN_DEBUG=3 and kilnc).
 enum class Stage { Mlir, LoweredMlir, LlvmIr, Assembly };
 std::string emit(const Kernel& k, Stage stage);
