@@ -7,12 +7,11 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
-#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "codegen/cpu/cpu_jit.h"
+#include "backend/kernel_cache.h"
 #include "graph/builders.h"
 #include "passes/passes.h"
 #include "kiln/runtime.h"
@@ -32,14 +31,8 @@ double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// Atomic: runtime_stats() may read them while another thread realizes.
-struct Counters {
-  std::atomic<int64_t> compiled{0}, from_disk{0}, hits{0}, launched{0};
-};
-Counters& counters() {
-  static Counters c;
-  return c;
-}
+// Atomic: runtime_stats() may read it while another thread realizes.
+std::atomic<int64_t> g_launched{0};
 
 std::atomic<int64_t>& launch_limit() {
   static std::atomic<int64_t> limit = [] {
@@ -67,96 +60,6 @@ void check_launch_sizes(const Schedule& sched) {
                             "KILN_MAX_ELEMENTS)",
                             ops, overflow ? std::string("more than 2^63") : std::to_string(n), name,
                             shape_str(sk.sizes), limit));
-  }
-}
-
-// Compiled kernels by their Kernel IR text: structurally equal kernels (any
-// data, any size) share one compilation. At most KILN_MAX_RESIDENT_KERNELS
-// (4096) stay mapped: beyond that the least recently used one is released
-// (a later use loads it from the disk cache or compiles it again), so a
-// process that meets tens of thousands of kernels keeps its memory maps.
-class KernelCache {
-public:
-  CpuKernelFn find(const std::string& key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
-  }
-  void add(std::string key, CpuKernelFn fn) {
-    lru_.emplace_front(key, fn);
-    index_[std::move(key)] = lru_.begin();
-    while (lru_.size() > capacity()) {
-      auto& [old_key, old_fn] = lru_.back();
-      cpu::release(old_fn);
-      index_.erase(old_key);
-      lru_.pop_back();
-    }
-  }
-
-private:
-  static size_t capacity() {
-    static const size_t n = [] {
-      const char* e = std::getenv("KILN_MAX_RESIDENT_KERNELS");
-      long v = e ? std::atol(e) : 0;
-      return v > 0 ? size_t(v) : size_t(4096);
-    }();
-    return n;
-  }
-  std::list<std::pair<std::string, CpuKernelFn>> lru_;  // most recently used first
-  std::unordered_map<std::string, std::list<std::pair<std::string, CpuKernelFn>>::iterator> index_;
-};
-
-CpuKernelFn compiled_kernel(const Kernel& k) {
-  static KernelCache cache;
-  std::string key = k.str();
-  if (CpuKernelFn fn = cache.find(key)) {
-    counters().hits++;
-    return fn;
-  }
-  auto t0 = Clock::now();
-  if (debug_level() >= 3) {
-    std::fprintf(stderr, "---- MLIR: %s\n%s", k.name.c_str(), cpu::emit(k, cpu::Stage::Mlir).c_str());
-    std::fprintf(stderr, "---- LLVM IR: %s\n%s", k.name.c_str(), cpu::emit(k, cpu::Stage::LlvmIr).c_str());
-  }
-  bool from_disk = false;
-  CpuKernelFn fn = cpu::compile(k, &from_disk);
-  (from_disk ? counters().from_disk : counters().compiled)++;
-  if (debug_level() >= 1)
-    std::fprintf(stderr, "kiln: %s %s in %.1f ms\n", from_disk ? "loaded (disk cache)" : "compiled", k.name.c_str(),
-                 ms_since(t0));
-  cache.add(std::move(key), fn);
-  return fn;
-}
-
-// Splits the iteration space into tasks of at least ~16K elements: over rows
-// when there are enough, else over column ranges.
-void launch(CpuKernelFn fn, const std::vector<void*>& ptrs, const std::vector<int64_t>& params,
-            const Kernel& k, const Shape& sizes) {
-  Shape out(sizes.begin(), sizes.end() - k.reduce_rank);
-  int64_t cols = out.back();
-  int64_t rows = numel(out) / std::max<int64_t>(cols, 1);
-  int64_t total = numel(sizes);  // work, including the reduced elements
-  constexpr int64_t kMinTask = 1 << 14;
-  auto& pool = ThreadPool::instance();
-  int64_t tasks = std::min<int64_t>(pool.num_threads() * 4, std::max<int64_t>(total / kMinTask, 1));
-  tasks = std::min(tasks, rows * cols);
-  if (tasks <= 1 || k.serial) {
-    fn(ptrs.data(), params.data(), 0, rows, 0, cols);
-    return;
-  }
-  if (rows >= tasks) {
-    pool.parallel_for(tasks, [&](int64_t t) {
-      fn(ptrs.data(), params.data(), rows * t / tasks, rows * (t + 1) / tasks, 0, cols);
-    });
-  } else {
-    // Column chunks aligned to 64 elements keep vector loops whole.
-    int64_t align = k.reduce_rank ? 1 : 64;
-    int64_t chunk = ((cols + tasks - 1) / tasks + align - 1) / align * align;
-    int64_t n = (cols + chunk - 1) / chunk;
-    pool.parallel_for(n, [&](int64_t t) {
-      fn(ptrs.data(), params.data(), 0, rows, t * chunk, std::min(cols, (t + 1) * chunk));
-    });
   }
 }
 
@@ -270,9 +173,10 @@ void realize(const std::vector<Tensor>& tensors) {
   for (const NodeRef& n : sched.materialized)
     bufs[n.get()] = Buffer::allocate_elements(n->numel(), element_size(n->dtype));
 
+  Backend& backend = backend_for(kCPU);  // (every node is on the CPU so far)
   for (const ScheduledKernel& sk : sched.kernels) {
     if (debug_level() >= 2) std::fprintf(stderr, "---- kernel IR\n%s", sk.kernel.str().c_str());
-    CpuKernelFn fn = compiled_kernel(sk.kernel);
+    const Executable& exe = compiled_kernel(backend, sk.kernel);
     std::vector<void*> ptrs;
     std::vector<int64_t> params(sk.sizes.begin(), sk.sizes.end());
     for (size_t a = 0; a < sk.arg_nodes.size(); ++a) {
@@ -286,8 +190,8 @@ void realize(const std::vector<Tensor>& tensors) {
     }
     params.insert(params.end(), sk.scalars.begin(), sk.scalars.end());
     auto t0 = Clock::now();
-    launch(fn, ptrs, params, sk.kernel, sk.sizes);
-    counters().launched++;
+    exe.launch(sk.kernel, ptrs.data(), params.data(), sk.sizes);
+    g_launched++;
     if (debug_level() >= 1)
       std::fprintf(stderr, "kiln: ran %s over [%s] in %.3f ms\n", sk.kernel.name.c_str(),
                    fmt::format("{}", fmt::join(sk.sizes, ", ")).c_str(), ms_since(t0));
@@ -329,10 +233,11 @@ int get_num_threads() {
 
 RuntimeStats runtime_stats() {
   RuntimeStats s;
-  s.kernels_compiled = counters().compiled;
-  s.kernels_loaded = counters().from_disk;
-  s.kernel_cache_hits = counters().hits;
-  s.kernels_launched = counters().launched;
+  KernelCacheStats c = kernel_cache_stats();
+  s.kernels_compiled = c.compiled;
+  s.kernels_loaded = c.from_disk;
+  s.kernel_cache_hits = c.hits;
+  s.kernels_launched = g_launched;
   s.nodes_alive = nodes_alive();
   s.bytes_cached = int64_t(allocator_bytes_cached());
   s.bytes_in_use = int64_t(allocator_bytes_in_use());

@@ -2161,11 +2161,9 @@ std::string symbol_base(const Kernel& k) {
 
 }  // namespace
 
-namespace {
-
 // What besides the kernel decides its machine code: this backend as built,
 // LLVM, and the host CPU. A rebuilt backend never reuses old cache entries.
-const std::string& backend_identity() {
+const std::string& identity() {
   static const std::string id = [] {
     Jit& j = jit();
     // The code generator's sources (not the build's time: a rebuild that
@@ -2176,14 +2174,12 @@ const std::string& backend_identity() {
   return id;
 }
 
-// Machine code for `m` as a relocatable object, by the JIT's own target.
-std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm, Compilation& c) {
-  llvm::SmallVector<char, 0> buf;
-  llvm::raw_svector_ostream os(buf);
-  llvm::legacy::PassManager pm;
-  if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile)) c.fail("the target cannot emit objects");
-  pm.run(m);
-  return std::string(buf.begin(), buf.end());
+namespace {
+
+// The kernel's symbol: named by its key, the same in every process (so
+// cached objects link) and unique within one.
+std::string symbol(const Kernel& k) {
+  return symbol_base(k) + "_" + disk_cache::key_id(k.str() + "\n" + identity());
 }
 
 // Each kernel's code lives under a resource tracker of its own, so that
@@ -2194,8 +2190,26 @@ std::unordered_map<CpuKernelFn, llvm::orc::ResourceTrackerSP>& trackers() {
   return t;
 }
 
-CpuKernelFn add_and_find(const std::string& object, const std::string& sym, std::string* err) {
+}  // namespace
+
+std::string compile_object(const Kernel& k) {
+  validate(k);
+  Compilation c(k, symbol(k));
+  llvm::LLVMContext llctx;
+  std::unique_ptr<llvm::Module> m = c.optimize(llctx);
+  // Machine code as a relocatable object, by the JIT's own target.
+  llvm::SmallVector<char, 0> buf;
+  llvm::raw_svector_ostream os(buf);
+  llvm::legacy::PassManager pm;
+  if (jit().tm->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile)) c.fail("the target cannot emit objects");
+  pm.run(*m);
+  return std::string(buf.begin(), buf.end());
+}
+
+CpuKernelFn load_object(const Kernel& k, const std::string& object, std::string* err) {
   Jit& j = jit();
+  std::string sym = symbol(k);
+  // A failed load removes what it defined, so the name can be loaded again.
   auto rt = j.lljit->getMainJITDylib().createResourceTracker();
   if (auto e = j.lljit->addObjectFile(rt, llvm::MemoryBuffer::getMemBufferCopy(object, sym))) {
     *err = llvm::toString(std::move(e));
@@ -2213,43 +2227,13 @@ CpuKernelFn add_and_find(const std::string& object, const std::string& sym, std:
   return fn;
 }
 
-}  // namespace
-
-CpuKernelFn compile(const Kernel& k, bool* from_disk) {
-  validate(k);
-  if (from_disk) *from_disk = false;
-  // Symbols are named by the kernel's key: the same in every process (so
-  // cached objects link), unique within one (each kernel is added once; a
-  // retry after a bad cache entry takes a fresh suffix).
-  static std::atomic<uint64_t> retries{0};
-  std::string key = k.str() + "\n" + backend_identity();
-  std::string sym = symbol_base(k) + "_" + disk_cache::key_id(key);
-  std::string err;
-  bool retried = false;
-  if (auto cached = disk_cache::load(key)) {
-    if (CpuKernelFn fn = add_and_find(*cached, sym, &err)) {
-      if (from_disk) *from_disk = true;
-      return fn;
-    }
-    sym += "_r" + std::to_string(retries++);  // the bad entry may have defined the name
-    retried = true;
-  }
-  Compilation c(k, sym);
-  auto llctx = std::make_unique<llvm::LLVMContext>();
-  std::unique_ptr<llvm::Module> m = c.optimize(*llctx);
-  std::string object = emit_object(*m, *jit().tm, c);
-  CpuKernelFn fn = add_and_find(object, sym, &err);
-  if (!fn) c.fail("JIT: " + err);
-  if (!retried) disk_cache::store(key, object);
-  return fn;
-}
-
 void release(CpuKernelFn fn) {
   auto it = trackers().find(fn);
   if (it == trackers().end()) return;
   llvm::orc::ResourceTrackerSP rt = std::move(it->second);
   trackers().erase(it);
-  if (auto e = rt->remove()) throw Error("kiln: cannot release a kernel: " + llvm::toString(std::move(e)));
+  // (Called from destructors: an error here only leaves the code mapped.)
+  llvm::consumeError(rt->remove());
 }
 
 std::string emit(const Kernel& k, Stage stage) {

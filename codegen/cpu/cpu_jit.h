@@ -8,14 +8,20 @@
 
 namespace kiln::cpu {
 
-/// Compiles `k` and returns its entry point (see CpuKernelFn in
-/// kernel/kernel.h), or loads its object code from the disk cache
-/// (runtime/disk_cache.h; *from_disk tells which). Throws kiln::Error naming
-/// the kernel if compilation fails. Not thread-safe; the caller caches the
-/// result.
-CpuKernelFn compile(const Kernel& k, bool* from_disk = nullptr);
+/// What besides a kernel's text decides its machine code: the code
+/// generator's sources, LLVM's version, the host CPU and its features.
+const std::string& identity();
 
-/// Unmaps a kernel compile() returned; `fn` must not run again (nor be
+/// Relocatable object code for `k` (what the disk cache keeps). Throws
+/// kiln::Error naming the kernel if compilation fails.
+std::string compile_object(const Kernel& k);
+
+/// Loads object code that compile_object made for `k` into the JIT and
+/// returns its entry point (see CpuKernelFn in kernel/kernel.h), or null
+/// with the reason in *err (a damaged object). Not thread-safe.
+CpuKernelFn load_object(const Kernel& k, const std::string& object, std::string* err);
+
+/// Unmaps a kernel load_object returned; `fn` must not run again (nor be
 /// running).
 void release(CpuKernelFn fn);
 

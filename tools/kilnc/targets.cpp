@@ -2,45 +2,48 @@
 
 #include <fmt/format.h>
 
-#include "codegen/cpu/cpu_jit.h"
+#include <algorithm>
+
+#include "backend/backend.h"
 #include "kiln/runtime.h"
 
 namespace kilnc {
 
 namespace {
 
-class CpuBackend : public Backend {
+// A backend of the registry, as kilnc drives it.
+class RegisteredBackend : public Backend {
 public:
-  std::string emit(const std::string& stage, const kiln::Kernel& k) const override {
-    using kiln::cpu::Stage;
-    Stage s = stage == "mlir" ? Stage::Mlir
-              : stage == "mlir-lowered" ? Stage::LoweredMlir
-              : stage == "llvm" ? Stage::LlvmIr
-                                : Stage::Assembly;
-    return kiln::cpu::emit(k, s);
-  }
+  explicit RegisteredBackend(kiln::Backend& b) : b_(b) {}
+  std::string emit(const std::string& stage, const kiln::Kernel& k) const override { return b_.emit(k, stage); }
   void run(const std::vector<kiln::Tensor>& outputs) const override { kiln::realize(outputs); }
+
+private:
+  kiln::Backend& b_;
 };
 
 }  // namespace
 
 const std::vector<Target>& targets() {
-  static const std::vector<Target> all = {
-      {"cpu",
-       "the host CPU: MLIR -> LLVM IR -> native code (ORC JIT)",
-       {{"mlir", "each kernel as MLIR (func, scf, arith, math, llvm dialects)", "//"},
-        {"mlir-lowered", "each kernel's MLIR lowered to the LLVM dialect", "//"},
-        {"llvm", "each kernel as optimized LLVM IR", ";"},
-        {"asm", "each kernel as host assembly", "#"}},
-       [] { return std::make_unique<CpuBackend>(); }},
-      {"cuda",
-       "NVIDIA GPUs: CUDA C++ -> NVRTC -> PTX (not supported yet)",
-       {{"cuda", "each kernel as CUDA C++", "//"}, {"ptx", "each kernel as PTX", "//"}},
-       []() -> std::unique_ptr<Backend> {
-         throw kiln::Error(
-             "target 'cuda' is not supported yet: this build of kiln has no CUDA backend (supported targets: cpu)");
-       }},
-  };
+  static const std::vector<Target> all = [] {
+    std::vector<Target> ts;
+    for (kiln::Backend* b : kiln::backends()) {
+      Target t{b->name(), b->description(), {}, [b] { return std::make_unique<RegisteredBackend>(*b); }};
+      for (const kiln::BackendStage& s : b->stages()) t.stages.push_back({s.name, s.help, s.comment});
+      ts.push_back(std::move(t));
+    }
+    // Targets planned but not in this build: listed, so their stages are
+    // known, and refused by the registry when used.
+    if (std::none_of(ts.begin(), ts.end(), [](const Target& t) { return t.name == "cuda"; }))
+      ts.push_back({"cuda",
+                    "NVIDIA GPUs: CUDA C++ -> NVRTC -> PTX (not supported yet)",
+                    {{"cuda", "each kernel as CUDA C++", "//"}, {"ptx", "each kernel as PTX", "//"}},
+                    []() -> std::unique_ptr<Backend> {
+                      kiln::find_backend("cuda");  // throws: not in this build
+                      return nullptr;
+                    }});
+    return ts;
+  }();
   return all;
 }
 

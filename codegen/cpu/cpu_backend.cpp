@@ -1,0 +1,89 @@
+#include "codegen/cpu/cpu_backend.h"
+
+#include <algorithm>
+
+#include "codegen/cpu/cpu_jit.h"
+#include "runtime/thread_pool.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+// A loaded kernel; unmapped when the kernel cache drops it.
+class CpuExecutable : public Executable {
+public:
+  explicit CpuExecutable(CpuKernelFn fn) : fn_(fn) {}
+  ~CpuExecutable() override { release(fn_); }
+
+  // Splits the iteration space into tasks of at least ~16K elements: over
+  // rows when there are enough, else over column ranges.
+  void launch(const Kernel& k, void* const* ptrs, const int64_t* params, const Shape& sizes) const override {
+    Shape out(sizes.begin(), sizes.end() - k.reduce_rank);
+    int64_t cols = out.back();
+    int64_t rows = numel(out) / std::max<int64_t>(cols, 1);
+    int64_t total = numel(sizes);  // work, including the reduced elements
+    constexpr int64_t kMinTask = 1 << 14;
+    auto& pool = ThreadPool::instance();
+    int64_t tasks = std::min<int64_t>(pool.num_threads() * 4, std::max<int64_t>(total / kMinTask, 1));
+    tasks = std::min(tasks, rows * cols);
+    if (tasks <= 1 || k.serial) {
+      fn_(ptrs, params, 0, rows, 0, cols);
+      return;
+    }
+    if (rows >= tasks) {
+      pool.parallel_for(tasks, [&](int64_t t) { fn_(ptrs, params, rows * t / tasks, rows * (t + 1) / tasks, 0, cols); });
+    } else {
+      // Column chunks aligned to 64 elements keep vector loops whole.
+      int64_t align = k.reduce_rank ? 1 : 64;
+      int64_t chunk = ((cols + tasks - 1) / tasks + align - 1) / align * align;
+      int64_t n = (cols + chunk - 1) / chunk;
+      pool.parallel_for(n, [&](int64_t t) { fn_(ptrs, params, 0, rows, t * chunk, std::min(cols, (t + 1) * chunk)); });
+    }
+  }
+
+private:
+  CpuKernelFn fn_;
+};
+
+class CpuBackend : public Backend {
+public:
+  const std::string& name() const override { return name_; }
+  const std::string& description() const override { return description_; }
+  DeviceType device() const override { return DeviceType::CPU; }
+  const std::string& identity() const override { return cpu::identity(); }
+  const std::vector<BackendStage>& stages() const override { return stages_; }
+
+  std::string emit(const Kernel& k, const std::string& stage) const override {
+    Stage s = stage == "mlir"           ? Stage::Mlir
+              : stage == "mlir-lowered" ? Stage::LoweredMlir
+              : stage == "llvm"         ? Stage::LlvmIr
+              : stage == "asm"          ? Stage::Assembly
+                                        : throw Error("cpu: no stage '" + stage + "' (mlir, mlir-lowered, llvm, asm)");
+    return cpu::emit(k, s);
+  }
+
+  std::string compile(const Kernel& k) const override { return compile_object(k); }
+
+  std::unique_ptr<Executable> load(const Kernel& k, const std::string& artifact, std::string* why) const override {
+    CpuKernelFn fn = load_object(k, artifact, why);
+    return fn ? std::make_unique<CpuExecutable>(fn) : nullptr;
+  }
+
+private:
+  std::string name_ = "cpu";
+  std::string description_ = "the host CPU: MLIR -> LLVM IR -> native code (ORC JIT)";
+  std::vector<BackendStage> stages_ = {
+      {"mlir", "each kernel as MLIR (func, scf, arith, math, llvm dialects)", "//"},
+      {"mlir-lowered", "each kernel's MLIR lowered to the LLVM dialect", "//"},
+      {"llvm", "each kernel as optimized LLVM IR", ";"},
+      {"asm", "each kernel as host assembly", "#"}};
+};
+
+}  // namespace
+
+Backend& backend() {
+  static CpuBackend b;
+  return b;
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,65 @@
+#pragma once
+// Backend: what the runtime needs from a target to run Kernel IR. realize()
+// and kilnc reach a target only through this interface and the registry
+// (lib/backend/registry.cpp, the one place that names concrete backends);
+// the kernel cache (kernel_cache.h) keeps what a backend compiled, in memory
+// and on disk, keyed by the backend's identity and the kernel's text.
+//
+// A backend turns a kernel into an artifact (object code, PTX...), loads an
+// artifact into something it can launch, and launches it with its own
+// parallel mapping of the iteration space.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel/kernel.h"
+#include "kiln/device.h"
+
+namespace kiln {
+
+/// A compiled kernel, loaded and ready to run.
+class Executable {
+public:
+  virtual ~Executable() = default;
+  /// Runs the kernel over the iteration space `sizes`, with the argument
+  /// buffers `ptrs` and the launch parameters `params` (kernel.h's layout).
+  virtual void launch(const Kernel& k, void* const* ptrs, const int64_t* params, const Shape& sizes) const = 0;
+};
+
+/// One stage of a backend's compilation that kilnc --emit can print.
+struct BackendStage {
+  std::string name;     // what --emit takes
+  std::string help;     // one line for --help
+  std::string comment;  // the stage's line-comment prefix ("//", ";", "#")
+};
+
+class Backend {
+public:
+  virtual ~Backend() = default;
+  /// "cpu", "cuda": the name kilnc --target takes.
+  virtual const std::string& name() const = 0;
+  /// One line for kilnc --help.
+  virtual const std::string& description() const = 0;
+  virtual DeviceType device() const = 0;
+  /// Everything besides a kernel's text that decides its code (the code
+  /// generator's sources, the compiler's version, the target machine).
+  virtual const std::string& identity() const = 0;
+  virtual const std::vector<BackendStage>& stages() const = 0;
+  /// Kernel `k` at one of stages(), as text.
+  virtual std::string emit(const Kernel& k, const std::string& stage) const = 0;
+  /// The artifact for `k` (what the disk cache keeps).
+  virtual std::string compile(const Kernel& k) const = 0;
+  /// Loads an artifact compile() made for `k`, or returns null with the
+  /// reason in *why when it cannot (a damaged cache entry).
+  virtual std::unique_ptr<Executable> load(const Kernel& k, const std::string& artifact, std::string* why) const = 0;
+};
+
+/// The backends of this build, the default (cpu) first.
+const std::vector<Backend*>& backends();
+/// The backend named `name`; throws kiln::Error when it is unknown or not
+/// part of this build ("target 'cuda' is not supported yet ...").
+Backend& find_backend(const std::string& name);
+/// The backend that computes values on `device`.
+Backend& backend_for(Device device);
+
+}  // namespace kiln
