@@ -231,6 +231,8 @@ int get_num_threads() {
   return ThreadPool::instance().num_threads();
 }
 
+void empty_cache() { allocator_empty_cache(); }
+
 RuntimeStats runtime_stats() {
   RuntimeStats s;
   KernelCacheStats c = kernel_cache_stats();

@@ -5,4 +5,6 @@
 namespace kiln {
 size_t allocator_bytes_cached();
 size_t allocator_bytes_in_use();
+/// Returns the cached free blocks to the system (kiln::empty_cache()).
+void allocator_empty_cache();
 }  // namespace kiln

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "kiln/error.h"
-#include "kiln/runtime.h"
 #include "runtime/allocator.h"
 
 namespace kiln {
@@ -139,6 +138,6 @@ Buffer::~Buffer() {
 
 size_t allocator_bytes_cached() { return allocator().cached(); }
 size_t allocator_bytes_in_use() { return allocator().in_use(); }
-void empty_cache() { allocator().empty(); }
+void allocator_empty_cache() { allocator().empty(); }
 
 }  // namespace kiln

@@ -20,10 +20,10 @@
 #include "kiln/error.h"
 #include "kiln/indexing.h"
 #include "kiln/scalar.h"
+#include "kiln/shape.h"
 
 namespace kiln {
 
-using Shape = std::vector<int64_t>;
 struct TensorImpl;
 
 /// Factory options: `kiln::zeros({2, 3}, kFloat64)` or

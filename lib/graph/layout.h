@@ -6,7 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "kiln/tensor.h"
+#include "kiln/error.h"
+#include "kiln/shape.h"
 
 namespace kiln {
 

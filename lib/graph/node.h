@@ -57,12 +57,9 @@ struct External {
   Layout layout;
   std::weak_ptr<Node> current;  // the node that aliases the memory now
 };
-/// Gradient bookkeeping of a tensor whose gradient is kept (a leaf that
-/// requires grad, or a tensor that called retain_grad()): shared by the
-/// tensor and every node it is bound to.
-struct AutogradMeta {
-  Tensor grad;  // .grad (undefined until a backward reaches it)
-};
+/// Gradient bookkeeping of a tensor whose gradient is kept (defined with
+/// the tensor, in tensor/tensor_impl.h: the graph holds it, never opens it).
+struct AutogradMeta;
 
 struct Node {
   Op op;

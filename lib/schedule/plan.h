@@ -23,7 +23,6 @@
 #include <unordered_map>
 
 #include "graph/node.h"
-#include "kiln/runtime.h"
 
 namespace kiln {
 
@@ -31,6 +30,10 @@ struct Decision {
   std::string reason;
   const Node* consumer = nullptr;  // the kernel's node whose walk decided it, if any
 };
+
+/// Fusion on or off (declared for users in kiln/runtime.h, which this layer
+/// does not include; defined in schedule.cpp).
+bool fusion_enabled();
 
 /// The largest kernel the scheduler makes, in Emitter::size() units (an
 /// instruction 1, a transcendental 8): 512, or KILN_MAX_KERNEL_OPS. Longer

@@ -16,6 +16,13 @@ namespace kiln {
 /// being built may realize.
 std::recursive_mutex& runtime_mutex();
 
+/// Gradient bookkeeping of a tensor whose gradient is kept (a leaf that
+/// requires grad, or a tensor that called retain_grad()): shared by the
+/// tensor and every node it is bound to.
+struct AutogradMeta {
+  Tensor grad;  // .grad (undefined until a backward reaches it)
+};
+
 struct TensorImpl {
   explicit TensorImpl(NodeRef n) : node_(std::move(n)) {}
 
