@@ -1,7 +1,5 @@
-// The CPU backend: Kernel IR -> MLIR -> LLVM IR -> host machine code.
-//
-// This is the one translation unit that builds MLIR. A kernel becomes two
-// functions:
+// The CPU backend's first stage: Kernel IR -> MLIR (build_module). A kernel
+// becomes two functions:
 //
 //   func.func private @<sym>_body(%arg0: !llvm.ptr {llvm.noalias}, ...,
 //                                 %params: !llvm.ptr {llvm.noalias},
@@ -27,8 +25,7 @@
 // float16/bfloat16 values live in f32 registers and are rounded to their type
 // after every op that can produce an unrepresentable value, so a fused chain
 // rounds exactly like the same ops run one at a time.
-#include "codegen/cpu/cpu_jit.h"
-#include "codegen_id.h"
+#include "codegen/cpu/lowering.h"
 
 #include <algorithm>
 #include <atomic>
@@ -43,37 +40,15 @@
 #include <vector>
 
 #include "kiln/error.h"
-#include "runtime/disk_cache.h"
 
 #include "llvm/ADT/APInt.h"
-#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
-#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
-#include "llvm/ExecutionEngine/Orc/LLJIT.h"
-#include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
-#include "llvm/Config/llvm-config.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/IR/LLVMContext.h"
-#include "llvm/IR/LegacyPassManager.h"
-#include "llvm/IR/Module.h"
-#include "llvm/IR/Verifier.h"
-#include "llvm/Passes/PassBuilder.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
-#include "llvm/Target/TargetMachine.h"
 
-#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
-#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
-#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
-#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
-#include "mlir/Conversion/MathToLibm/MathToLibm.h"
-#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
-#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
@@ -81,12 +56,6 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
-#include "mlir/Pass/Pass.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
-#include "mlir/Target/LLVMIR/Export.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
-#include "mlir/Transforms/Passes.h"
 
 namespace kiln::cpu {
 namespace {
@@ -100,112 +69,6 @@ using mlir::Location;
 using mlir::OpBuilder;
 using mlir::Type;
 using mlir::Value;
-
-// ---------------------------------------------------------------------------
-// Kernel validation. The emitter trusts the kernel afterwards; a malformed
-// kernel is a scheduler bug, so it is reported here with the instruction
-// rather than as an MLIR verifier error (or a miscompile) later.
-
-[[noreturn]] void invalid(const Kernel& k, size_t i, const std::string& why) {
-  throw Error("kiln: failed to compile kernel " + k.name + ": %" + std::to_string(i) + ": " + why);
-}
-
-
-/// The stage an instruction's value belongs to in a reduction kernel: 0 runs
-/// per element of the reduced dims, 1 once per output element. A Reduce is
-/// folded in stage 0 but its value is a stage-1 value.
-int stage_of(const Instr& in) { return in.kind == Instr::Kind::Reduce || in.post_reduce ? 1 : 0; }
-
-void validate(const Kernel& k) {
-  auto fail = [&](const std::string& why) { throw Error("kiln: failed to compile kernel " + k.name + ": " + why); };
-  if (k.rank < 0) fail("negative rank");
-  if (k.reduce_rank < 0 || (k.reduce_rank > 0 && k.reduce_rank >= k.rank))
-    fail("reduce_rank " + std::to_string(k.reduce_rank) + " needs at least one output dim (rank " +
-         std::to_string(k.rank) + ")");
-  const bool reduction = k.reduce_rank > 0;
-  for (size_t i = 0; i < k.body.size(); ++i) {
-    const Instr& in = k.body[i];
-    for (int o : in.operands)
-      if (o < 0 || size_t(o) >= i || k.body[size_t(o)].kind == Instr::Kind::Store)
-        invalid(k, i, "operand %" + std::to_string(o) + " is not an earlier value");
-    auto dt = [&](size_t n) { return k.body[size_t(in.operands[n])].dtype; };
-    if (!reduction && (in.post_reduce || in.kind == Instr::Kind::Reduce || in.kind == Instr::Kind::Scan))
-      invalid(k, i, "reduction instruction in a kernel without reduced dims (reduce_rank 0)");
-    if (reduction) {
-      // Stage 0 sees only stage-0 values, stage 1 only stage-1 values (a
-      // Reduce's result, not the per-element values it folded); constants
-      // are visible everywhere.
-      int st = in.kind == Instr::Kind::Reduce ? 0 : stage_of(in);
-      if (in.kind == Instr::Kind::Scan && in.post_reduce) invalid(k, i, "a scan is a stage-0 value, not [post]");
-      for (int o : in.operands) {
-        const Instr& x = k.body[size_t(o)];
-        if (x.kind != Instr::Kind::Const && stage_of(x) != st)
-          invalid(k, i, std::string(st ? "stage-1" : "stage-0") + " instruction uses %" + std::to_string(o) +
-                            ", a stage-" + std::to_string(stage_of(x)) + " value");
-      }
-    }
-    switch (in.kind) {
-      case Instr::Kind::Load:
-      case Instr::Kind::Store: {
-        bool load = in.kind == Instr::Kind::Load;
-        if (in.arg < 0 || size_t(in.arg) >= k.args.size()) invalid(k, i, "no such arg");
-        if (!load && in.operands.empty()) invalid(k, i, "store without a value");
-        const KernelArg& a = k.args[size_t(in.arg)];
-        size_t first = load ? 0 : 1;
-        if (in.operands.size() - first != size_t(a.num_index))
-          invalid(k, i, std::to_string(in.operands.size() - first) + " index operands, arg" +
-                            std::to_string(in.arg) + " has " + std::to_string(a.num_index));
-        for (size_t n = first; n < in.operands.size(); ++n)
-          if (dt(n) != kInt64) invalid(k, i, "index operand %" + std::to_string(in.operands[n]) + " is not int64");
-        if (load && in.accumulate) invalid(k, i, "accumulating load");
-        if (!load && !a.is_output) invalid(k, i, "store to an input arg");
-        DType v = load ? in.dtype : dt(0);
-        if (v != a.dtype || in.dtype != a.dtype)
-          invalid(k, i, std::string("dtype ") + std::string(name(v)) + " does not match arg" +
-                            std::to_string(in.arg) + " (" + std::string(name(a.dtype)) + ")");
-        break;
-      }
-      case Instr::Kind::Const:
-        if (!in.operands.empty()) invalid(k, i, "const takes no operands");
-        if (in.param >= 0 && !is_floating(in.dtype)) invalid(k, i, "a param const must be floating-point");
-        break;
-      case Instr::Kind::Reduce:
-      case Instr::Kind::Scan: {
-        bool arg = in.reduce == ReduceOp::ArgMax || in.reduce == ReduceOp::ArgMin;
-        if (in.operands.size() != 1) invalid(k, i, "a reduction takes one operand");
-        if (in.kind == Instr::Kind::Scan && arg) invalid(k, i, "no scan of argmax/argmin");
-        if (arg ? in.dtype != kInt64 : in.dtype != dt(0))
-          invalid(k, i, std::string("reduce.") + reduce_op_name(in.reduce) + " of " + std::string(name(dt(0))) +
-                            " cannot give " + std::string(name(in.dtype)));
-        break;
-      }
-      case Instr::Kind::Compute: {
-        if (!is_elementwise(in.op))
-          invalid(k, i, std::string("'") + op_name(in.op) + "' is not an elementwise op");
-        if (in.operands.size() != size_t(op_info(in.op).arity))
-          invalid(k, i, std::string("wrong operand count for ") + op_name(in.op));
-        auto bad = [&] {
-          invalid(k, i, std::string(op_name(in.op)) + " does not take these dtypes (result " +
-                            std::string(name(in.dtype)) + ")");
-        };
-        if (in.op == Op::Cast) break;
-        if (in.op == Op::LogicalNot) {
-          if (in.dtype != kBool) bad();
-          break;
-        }
-        if (in.op == Op::Where) {
-          if (dt(1) != in.dtype || dt(2) != in.dtype) bad();
-          break;
-        }
-        for (size_t n = 0; n < in.operands.size(); ++n)
-          if (dt(n) != dt(0)) bad();
-        if (is_comparison(in.op) ? in.dtype != kBool : in.dtype != dt(0)) bad();
-        if (is_float_math(in.op) && !is_floating(dt(0))) bad();
-        break;
-      }
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Scalar semantics: one method per concern, all on MLIR values of "register"
@@ -1989,280 +1852,10 @@ private:
   std::vector<Value> acc_arrays_;  // tiled order: one per accumulator component
 };
 
-// ---------------------------------------------------------------------------
-// Lowering.
-
-/// MLIR 16 has no pass for the polynomial approximations of math ops; we use
-/// them for f32 log and tanh (exp, sin, cos and tan are expanded by
-/// ScalarEmitter). Without them those ops become scalar libm calls and the
-/// column loop does not vectorize (~12x slower).
-struct MathPolynomialApproximationPass
-    : mlir::PassWrapper<MathPolynomialApproximationPass, mlir::OperationPass<func::FuncOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MathPolynomialApproximationPass)
-  llvm::StringRef getArgument() const override { return "kiln-math-polynomial-approximation"; }
-  void getDependentDialects(mlir::DialectRegistry& registry) const override {
-    registry.insert<arith::ArithDialect, math::MathDialect, mlir::vector::VectorDialect>();
-  }
-  void runOnOperation() override {
-    mlir::RewritePatternSet patterns(&getContext());
-    mlir::populateMathPolynomialApproximationPatterns(patterns);
-    // Not converging within the iteration limit is not an error here.
-    (void)mlir::applyPatternsAndFoldGreedily(getOperation(), std::move(patterns));
-  }
-};
-
-mlir::LogicalResult lower_to_llvm_dialect(mlir::ModuleOp module) {
-  mlir::PassManager pm(module.getContext());
-  pm.addNestedPass<func::FuncOp>(std::make_unique<MathPolynomialApproximationPass>());
-  pm.addPass(mlir::createCanonicalizerPass());
-  pm.addPass(mlir::createCSEPass());
-  pm.addPass(mlir::createConvertSCFToCFPass());
-  pm.addPass(mlir::createConvertMathToLLVMPass());
-  pm.addPass(mlir::createConvertMathToLibmPass());  // what math-to-llvm left: f64 tan, ...
-  pm.addPass(mlir::createArithToLLVMConversionPass());
-  pm.addPass(mlir::createConvertFuncToLLVMPass());
-  pm.addPass(mlir::cf::createConvertControlFlowToLLVMPass());
-  pm.addPass(mlir::createReconcileUnrealizedCastsPass());
-  return pm.run(module);
-}
-
-std::unique_ptr<mlir::MLIRContext> make_context() {
-  mlir::DialectRegistry registry;
-  mlir::registerLLVMDialectTranslation(registry);
-  auto ctx = std::make_unique<mlir::MLIRContext>(registry, mlir::MLIRContext::Threading::DISABLED);
-  ctx->loadDialect<func::FuncDialect, arith::ArithDialect, math::MathDialect, scf::SCFDialect,
-                   mlir::cf::ControlFlowDialect, LLVMD::LLVMDialect>();
-  return ctx;
-}
-
-// ---------------------------------------------------------------------------
-// The JIT: one per process, tuned for the host CPU.
-
-struct Jit {
-  std::unique_ptr<llvm::orc::LLJIT> lljit;
-  std::unique_ptr<llvm::TargetMachine> tm;  // for the IR optimizer and emit()
-};
-
-Jit& jit() {
-  static Jit j = [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    llvm::InitializeNativeTargetAsmParser();
-    auto fail = [](llvm::Error e) -> Error {
-      return Error("kiln: cannot create the CPU JIT: " + llvm::toString(std::move(e)));
-    };
-    auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
-    if (!jtmb) throw fail(jtmb.takeError());
-    jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
-    Jit out;
-    auto tm = jtmb->createTargetMachine();
-    if (!tm) throw fail(tm.takeError());
-    out.tm = std::move(*tm);
-    auto lljit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
-    if (!lljit) throw fail(lljit.takeError());
-    out.lljit = std::move(*lljit);
-    // libm (f64 sin/exp/tan, powf, ...) resolves from the process.
-    auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-        out.lljit->getDataLayout().getGlobalPrefix());
-    if (!gen) throw fail(gen.takeError());
-    out.lljit->getMainJITDylib().addGenerator(std::move(*gen));
-    return out;
-  }();
-  return j;
-}
-
-/// One compilation of one kernel, up to a requested stage. Collects MLIR
-/// diagnostics so failures can name what went wrong.
-class Compilation {
-public:
-  Compilation(const Kernel& k, std::string sym)
-      : k_(k), sym_(std::move(sym)), ctx_(make_context()),
-        handler_(ctx_.get(), [this](mlir::Diagnostic& d) {
-          diag_ += d.str() + "\n";
-          return mlir::success();
-        }) {}
-
-  mlir::ModuleOp build() {
-    module_ = KernelBuilder(*ctx_, k_).build(sym_);
-    if (mlir::failed(mlir::verify(*module_))) fail("invalid MLIR");
-    return *module_;
-  }
-
-  mlir::ModuleOp lower() {
-    build();
-    if (mlir::failed(lower_to_llvm_dialect(*module_))) fail("lowering to the LLVM dialect failed");
-    return *module_;
-  }
-
-  /// The optimized LLVM module, in `llctx`.
-  std::unique_ptr<llvm::Module> optimize(llvm::LLVMContext& llctx) {
-    lower();
-    auto m = mlir::translateModuleToLLVMIR(*module_, llctx, k_.name);
-    if (!m) fail("translation to LLVM IR failed");
-    Jit& j = jit();
-    m->setDataLayout(j.lljit->getDataLayout());
-    m->setTargetTriple(j.lljit->getTargetTriple().str());
-    for (llvm::Function& f : *m)
-      if (!f.isDeclaration()) f.addFnAttr(llvm::Attribute::NoUnwind);
-    std::string err;
-    llvm::raw_string_ostream es(err);
-    if (llvm::verifyModule(*m, &es)) fail("invalid LLVM IR: " + es.str());
-    run_o3(*m, *j.tm);
-    return m;
-  }
-
-  [[noreturn]] void fail(const std::string& what) {
-    // Rebuild so the message shows the MLIR as built, not half-lowered.
-    std::string text;
-    try {
-      auto ctx = make_context();
-      auto module = KernelBuilder(*ctx, k_).build(sym_);
-      llvm::raw_string_ostream os(text);
-      module->print(os);
-    } catch (const std::exception& e) {
-      text = e.what();
-    }
-    throw Error("kiln: failed to compile kernel " + k_.name + ": " + what +
-                (diag_.empty() ? "" : "\n" + diag_) + "\n" + text);
-  }
-
-private:
-  static void run_o3(llvm::Module& m, llvm::TargetMachine& tm) {
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    llvm::PipelineTuningOptions pto;
-    pto.LoopVectorization = true;
-    pto.SLPVectorization = true;
-    llvm::PassBuilder pb(&tm, pto);
-    pb.registerModuleAnalyses(mam);
-    pb.registerCGSCCAnalyses(cgam);
-    pb.registerFunctionAnalyses(fam);
-    pb.registerLoopAnalyses(lam);
-    pb.crossRegisterProxies(lam, fam, cgam, mam);
-    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
-  }
-
-  const Kernel& k_;
-  std::string sym_;
-  std::unique_ptr<mlir::MLIRContext> ctx_;
-  mlir::ScopedDiagnosticHandler handler_;
-  std::string diag_;
-  mlir::OwningOpRef<mlir::ModuleOp> module_;
-};
-
-/// "kiln_<name>" with the name reduced to identifier characters.
-std::string symbol_base(const Kernel& k) {
-  std::string s = "kiln_";
-  for (char c : k.name) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return s;
-}
-
 }  // namespace
 
-// What besides the kernel decides its machine code: this backend as built,
-// LLVM, and the host CPU. A rebuilt backend never reuses old cache entries.
-const std::string& identity() {
-  static const std::string id = [] {
-    Jit& j = jit();
-    // The code generator's sources (not the build's time: a rebuild that
-    // changes nothing here keeps the cache), LLVM, and the target.
-    return std::string("kiln-cpu " KILN_CODEGEN_ID " llvm " LLVM_VERSION_STRING " ") +
-           j.tm->getTargetCPU().str() + " " + j.tm->getTargetFeatureString().str();
-  }();
-  return id;
-}
-
-namespace {
-
-// The kernel's symbol: named by its key, the same in every process (so
-// cached objects link) and unique within one.
-std::string symbol(const Kernel& k) {
-  return symbol_base(k) + "_" + disk_cache::key_id(k.str() + "\n" + identity());
-}
-
-// Each kernel's code lives under a resource tracker of its own, so that
-// release() can unmap it (a process that compiles tens of thousands of
-// kernels would otherwise run out of memory mappings).
-std::unordered_map<CpuKernelFn, llvm::orc::ResourceTrackerSP>& trackers() {
-  static std::unordered_map<CpuKernelFn, llvm::orc::ResourceTrackerSP> t;
-  return t;
-}
-
-}  // namespace
-
-std::string compile_object(const Kernel& k) {
-  validate(k);
-  Compilation c(k, symbol(k));
-  llvm::LLVMContext llctx;
-  std::unique_ptr<llvm::Module> m = c.optimize(llctx);
-  // Machine code as a relocatable object, by the JIT's own target.
-  llvm::SmallVector<char, 0> buf;
-  llvm::raw_svector_ostream os(buf);
-  llvm::legacy::PassManager pm;
-  if (jit().tm->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile)) c.fail("the target cannot emit objects");
-  pm.run(*m);
-  return std::string(buf.begin(), buf.end());
-}
-
-CpuKernelFn load_object(const Kernel& k, const std::string& object, std::string* err) {
-  Jit& j = jit();
-  std::string sym = symbol(k);
-  // A failed load removes what it defined, so the name can be loaded again.
-  auto rt = j.lljit->getMainJITDylib().createResourceTracker();
-  if (auto e = j.lljit->addObjectFile(rt, llvm::MemoryBuffer::getMemBufferCopy(object, sym))) {
-    *err = llvm::toString(std::move(e));
-    llvm::consumeError(rt->remove());
-    return nullptr;
-  }
-  auto addr = j.lljit->lookup(sym);
-  if (!addr) {
-    *err = llvm::toString(addr.takeError());
-    llvm::consumeError(rt->remove());
-    return nullptr;
-  }
-  auto fn = addr->toPtr<CpuKernelFn>();
-  trackers()[fn] = std::move(rt);
-  return fn;
-}
-
-void release(CpuKernelFn fn) {
-  auto it = trackers().find(fn);
-  if (it == trackers().end()) return;
-  llvm::orc::ResourceTrackerSP rt = std::move(it->second);
-  trackers().erase(it);
-  // (Called from destructors: an error here only leaves the code mapped.)
-  llvm::consumeError(rt->remove());
-}
-
-std::string emit(const Kernel& k, Stage stage) {
-  validate(k);
-  Compilation c(k, symbol_base(k));
-  std::string out;
-  llvm::raw_string_ostream os(out);
-  switch (stage) {
-    case Stage::Mlir: c.build().print(os); break;
-    case Stage::LoweredMlir: c.lower().print(os); break;
-    case Stage::LlvmIr: {
-      llvm::LLVMContext llctx;
-      c.optimize(llctx)->print(os, nullptr);
-      break;
-    }
-    case Stage::Assembly: {
-      llvm::LLVMContext llctx;
-      auto m = c.optimize(llctx);
-      llvm::SmallString<0> buf;
-      llvm::raw_svector_ostream as(buf);
-      llvm::legacy::PassManager pm;
-      if (jit().tm->addPassesToEmitFile(pm, as, nullptr, llvm::CGFT_AssemblyFile))
-        c.fail("the target cannot emit assembly");
-      pm.run(*m);
-      os << buf;
-      break;
-    }
-  }
-  return os.str();
+mlir::OwningOpRef<mlir::ModuleOp> build_module(mlir::MLIRContext& ctx, const Kernel& k, const std::string& sym) {
+  return KernelBuilder(ctx, k).build(sym);
 }
 
 }  // namespace kiln::cpu
