@@ -111,6 +111,15 @@ struct Parsed {
 /// Parses `source`; throws ParseError (a kiln::Error) on the first error.
 Parsed parse(std::string_view source, const ParseOptions& options = {});
 
+/// What the C++ API checks when an op is called and a parsed graph cannot
+/// say: index values in range, integer divisors non-zero. Computes those
+/// values; the first op that fails and why, or an empty `message`.
+struct DataError {
+  NodeRef op;
+  std::string message;
+};
+DataError check_data(const std::vector<NodeRef>& outputs);
+
 /// The compiler-style report of an error at line:column of `source`.
 std::string format_diagnostic(std::string_view file, std::string_view source, int line, int column,
                               std::string_view message, std::string_view severity = "error");

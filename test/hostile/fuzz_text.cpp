@@ -151,43 +151,12 @@ double largest_value(const std::vector<NodeRef>& outputs) {
   return most;
 }
 
-// What kilnc checks before running (tools/kilnc/kilnc.cpp, check_data): index
-// values in range and integer divisors non-zero; the C++ API checks these at
-// the call, the text cannot.
+// What kilnc checks before running (kiln::text::check_data): index values in
+// range and integer divisors non-zero; the C++ API checks these at the call,
+// the text cannot.
 void check_data(const std::vector<NodeRef>& outputs) {
-  struct Check {
-    NodeRef op, value;
-    int64_t size;  // index: the dim size; -1: a divisor
-  };
-  std::vector<Check> checks;
-  std::unordered_set<const Node*> seen;
-  std::vector<NodeRef> stack(outputs.begin(), outputs.end());
-  while (!stack.empty()) {
-    NodeRef n = stack.back();
-    stack.pop_back();
-    if (!seen.insert(n.get()).second || n->realized()) continue;
-    for (const NodeRef& x : n->inputs) stack.push_back(x);
-    if (n->op == Op::Index || n->op == Op::IndexPut) {
-      size_t first = n->op == Op::Index ? 1 : 2;
-      size_t rank = n->inputs[first]->shape.size();
-      for (size_t k = first; k < n->inputs.size(); ++k) {
-        int64_t dim = n->attrs.ints[rank + k - first];
-        checks.push_back({n, n->inputs[k], n->inputs[0]->shape[size_t(dim)]});
-      }
-    }
-    bool int_div = n->op == Op::Remainder || n->op == Op::Fmod || n->op == Op::FloorDiv || n->op == Op::TruncDiv;
-    if (int_div && !kiln::is_floating(n->dtype)) checks.push_back({n, n->inputs[1], -1});
-  }
-  if (checks.empty()) return;
-  std::vector<kiln::Tensor> values;
-  for (auto& c : checks) values.push_back(kiln::wrap(c.value));
-  kiln::realize(values);
-  for (size_t i = 0; i < checks.size(); ++i)
-    for (int64_t v : values[i].to(kiln::kInt64).to_vector<int64_t>()) {
-      if (checks[i].size >= 0 && (v < 0 || v >= checks[i].size))
-        throw kiln::Error(std::string(kiln::op_name(checks[i].op->op)) + ": index out of bounds");
-      if (checks[i].size < 0 && v == 0) throw kiln::Error(std::string(kiln::op_name(checks[i].op->op)) + ": division by zero");
-    }
+  kiln::text::DataError e = kiln::text::check_data(outputs);
+  if (!e.message.empty()) throw kiln::Error(e.message);
 }
 
 // Parses `src` and, when it is small, runs it. Returns "" or what went wrong

@@ -376,56 +376,14 @@ double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-// What the C++ API checks when an op is called and the text cannot say:
-// index values in range, integer divisors non-zero. Computes those values.
+// The value checks the C++ API makes at the call (kiln::text::check_data),
+// reported at the line that defined the op.
 void check_data(const std::vector<NodeRef>& outputs, const kiln::text::Parsed& p, const std::string& file) {
-  struct Check {
-    NodeRef op, value;
-    int64_t size;  // index: the dim size; -1: a divisor
-    int64_t dim;
-  };
-  std::vector<Check> checks;
-  std::unordered_set<const Node*> seen;
-  std::vector<NodeRef> stack(outputs.begin(), outputs.end());
-  while (!stack.empty()) {
-    NodeRef n = stack.back();
-    stack.pop_back();
-    if (!seen.insert(n.get()).second || n->realized()) continue;
-    for (const NodeRef& x : n->inputs) stack.push_back(x);
-    if (n->op == Op::Index || n->op == Op::IndexPut) {
-      size_t first = n->op == Op::Index ? 1 : 2;
-      size_t rank = n->inputs[first]->shape.size();
-      for (size_t k = first; k < n->inputs.size(); ++k) {
-        int64_t dim = n->attrs.ints[rank + k - first];
-        checks.push_back({n, n->inputs[k], n->inputs[0]->shape[size_t(dim)], dim});
-      }
-    }
-    bool int_div = n->op == Op::Remainder || n->op == Op::Fmod || n->op == Op::FloorDiv || n->op == Op::TruncDiv;
-    if (int_div && !kiln::is_floating(n->dtype)) checks.push_back({n, n->inputs[1], -1, 0});
-  }
-  if (checks.empty()) return;
-  std::vector<kiln::Tensor> values;
-  for (auto& c : checks) values.push_back(kiln::wrap(c.value));
-  kiln::realize(values);
-  for (size_t i = 0; i < checks.size(); ++i) {
-    const Check& c = checks[i];
-    std::string msg;
-    for (int64_t v : values[i].to(kiln::kInt64).to_vector<int64_t>()) {
-      if (c.size >= 0 && (v < 0 || v >= c.size)) {
-        msg = fmt::format("{}: index {} is out of bounds for dimension {} with size {}", kiln::op_name(c.op->op), v,
-                          c.dim, c.size);
-        break;
-      }
-      if (c.size < 0 && v == 0) {
-        msg = fmt::format("{}: integer division by zero", kiln::op_name(c.op->op));
-        break;
-      }
-    }
-    if (msg.empty()) continue;
-    auto line = p.lines.find(c.op.get());
-    if (line != p.lines.end()) throw Error(fmt::format("{}:{}: {}", file, line->second, msg));
-    throw Error(msg);
-  }
+  kiln::text::DataError e = kiln::text::check_data(outputs);
+  if (e.message.empty()) return;
+  auto line = p.lines.find(e.op.get());
+  if (line != p.lines.end()) throw Error(fmt::format("{}:{}: {}", file, line->second, e.message));
+  throw Error(e.message);
 }
 
 // ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ const std::vector<Target>& targets() {
     std::vector<Target> ts;
     for (kiln::Backend* b : kiln::backends()) {
       Target t{b->name(), b->description(), {}, [b] { return std::make_unique<RegisteredBackend>(*b); }};
-      for (const kiln::BackendStage& s : b->stages()) t.stages.push_back({s.name, s.help, s.comment});
+      t.stages = b->stages();
       ts.push_back(std::move(t));
     }
     // Targets planned but not in this build: listed, so their stages are

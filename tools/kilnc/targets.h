@@ -10,16 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "kernel/kernel.h"
 #include "kiln/tensor.h"
 
 namespace kilnc {
 
-struct Stage {
-  std::string name;     // what --emit takes
-  std::string help;     // one line for --help
-  std::string comment;  // the stage's line-comment prefix ("//", ";", "#")
-};
+using Stage = kiln::BackendStage;
 
 /// A backend that exists in this build.
 class Backend {

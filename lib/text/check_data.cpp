@@ -1,0 +1,53 @@
+// check_data: the value checks a parsed graph needs before it runs.
+#include <fmt/format.h>
+
+#include <unordered_set>
+
+#include "kiln/runtime.h"
+#include "tensor/tensor_impl.h"
+#include "text/parser.h"
+
+namespace kiln::text {
+
+DataError check_data(const std::vector<NodeRef>& outputs) {
+  struct Check {
+    NodeRef op, value;
+    int64_t size;  // index: the dim size; -1: a divisor
+    int64_t dim;
+  };
+  std::vector<Check> checks;
+  std::unordered_set<const Node*> seen;
+  std::vector<NodeRef> stack(outputs.begin(), outputs.end());
+  while (!stack.empty()) {
+    NodeRef n = stack.back();
+    stack.pop_back();
+    if (!seen.insert(n.get()).second || n->realized()) continue;
+    for (const NodeRef& x : n->inputs) stack.push_back(x);
+    if (n->op == Op::Index || n->op == Op::IndexPut) {
+      size_t first = n->op == Op::Index ? 1 : 2;
+      size_t rank = n->inputs[first]->shape.size();
+      for (size_t k = first; k < n->inputs.size(); ++k) {
+        int64_t dim = n->attrs.ints[rank + k - first];
+        checks.push_back({n, n->inputs[k], n->inputs[0]->shape[size_t(dim)], dim});
+      }
+    }
+    bool int_div = n->op == Op::Remainder || n->op == Op::Fmod || n->op == Op::FloorDiv || n->op == Op::TruncDiv;
+    if (int_div && !is_floating(n->dtype)) checks.push_back({n, n->inputs[1], -1, 0});
+  }
+  if (checks.empty()) return {};
+  std::vector<Tensor> values;
+  for (auto& c : checks) values.push_back(wrap(c.value));
+  realize(values);
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const Check& c = checks[i];
+    for (int64_t v : values[i].to(kInt64).to_vector<int64_t>()) {
+      if (c.size >= 0 && (v < 0 || v >= c.size))
+        return {c.op, fmt::format("{}: index {} is out of bounds for dimension {} with size {}", op_name(c.op->op), v,
+                                  c.dim, c.size)};
+      if (c.size < 0 && v == 0) return {c.op, fmt::format("{}: integer division by zero", op_name(c.op->op))};
+    }
+  }
+  return {};
+}
+
+}  // namespace kiln::text
