@@ -93,7 +93,9 @@ std::vector<Tensor> Tensor::chunk(int64_t chunks, int64_t dim) const {
   require_dims(*this, "chunk: expects at least a 1-dimensional tensor");
   dim = wrap_dim(dim, this->dim(), "chunk");
   int64_t n = size(dim);
-  return split(std::max<int64_t>((n + chunks - 1) / chunks, n == 0 ? 0 : 1), dim);
+  // ceil(n / chunks), without n + chunks - 1 overflowing for huge chunks.
+  int64_t per = n / chunks + (n % chunks != 0);
+  return split(std::max<int64_t>(per, n == 0 ? 0 : 1), dim);
 }
 
 Tensor Tensor::movedim(const Shape& src, const Shape& dst) const {

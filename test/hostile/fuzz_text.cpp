@@ -87,12 +87,17 @@ void on_alarm(int) {
 }
 
 void install_handlers() {
-  // An alternate stack, so a stack overflow is reported too.
-  static std::vector<char> alt(1 << 16);
-  stack_t ss{};
-  ss.ss_sp = alt.data();
-  ss.ss_size = alt.size();
-  sigaltstack(&ss, nullptr);
+  // An alternate stack, so a stack overflow is reported too, unless the
+  // thread has one (a sanitizer's runtime installs its own, and unmaps it
+  // when the thread ends: replacing it made that unmap fail under ASan).
+  stack_t old{};
+  if (sigaltstack(nullptr, &old) != 0 || (old.ss_flags & SS_DISABLE)) {
+    static std::vector<char> alt(1 << 16);
+    stack_t ss{};
+    ss.ss_sp = alt.data();
+    ss.ss_size = alt.size();
+    sigaltstack(&ss, nullptr);
+  }
   struct sigaction sa{};
   sa.sa_handler = on_crash;
   sa.sa_flags = SA_ONSTACK;

@@ -8,7 +8,7 @@
 //   KILN_HOSTILE_TIMEOUT   per-case time limit in seconds (default 20)
 //   KILN_HOSTILE_MEM_MB    address-space limit of each child (default 8192;
 //                          0: none), so a runaway allocation fails, not the
-//                          machine
+//                          machine (none under a sanitizer)
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -232,7 +232,13 @@ long env_long(const char* name, long dflt) {
 int main(int argc, char** argv) {
   std::string filter;
   long timeout_s = env_long("KILN_HOSTILE_TIMEOUT", 20);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // A sanitizer's runtime reserves terabytes of address space for its shadow
+  // memory: no address-space limit under it.
+  long mem_mb = env_long("KILN_HOSTILE_MEM_MB", 0);
+#else
   long mem_mb = env_long("KILN_HOSTILE_MEM_MB", 8192);
+#endif
   long jobs = 2;
   bool list = false, verbose = false;
   for (int i = 1; i < argc; ++i) {
