@@ -2,7 +2,7 @@
 // running a graph must grow linearly with it. Each iteration builds a new
 // random program (fresh kernels: nothing comes from the kernel caches), and
 // the counters give the time per op, which stays flat when the growth is
-// linear. Kernels are capped at max_kernel_ops() (512 units, a transcendental
+// linear. Kernels are capped at max_kernel_ops() (256 units, a transcendental
 // counting 8; KILN_MAX_KERNEL_OPS=100000 shows the uncapped curve).
 #include <benchmark/benchmark.h>
 #include <kiln/kiln.h>

@@ -36,7 +36,7 @@ struct Decision {
 bool fusion_enabled();
 
 /// The largest kernel the scheduler makes, in Emitter::size() units (an
-/// instruction 1, a transcendental 8): 512, or KILN_MAX_KERNEL_OPS. Longer
+/// instruction 1, a transcendental 8): 256, or KILN_MAX_KERNEL_OPS. Longer
 /// chains are split by storing a value, and stored values of one shape share
 /// a kernel only while their sizes sum under it, so compile time grows
 /// linearly with the graph.

@@ -108,7 +108,7 @@ int max_kernel_ops() {
   static const int cap = [] {
     const char* e = std::getenv("KILN_MAX_KERNEL_OPS");
     int v = e ? std::atoi(e) : 0;
-    return v > 0 ? std::max(v, 16) : 512;
+    return v > 0 ? std::max(v, 16) : 256;
   }();
   return cap;
 }
