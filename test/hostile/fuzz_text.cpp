@@ -25,7 +25,6 @@
 // To keep a crasher: copy $KILN_FUZZ_OUT/current.kiln (or a failure-*.kiln)
 // to test/hostile/crashers/NAME.kiln; once kiln is fixed it is replayed on
 // every run.
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,6 +45,7 @@
 #include <kiln/kiln.h>
 
 #include "graph/node.h"
+#include "runtime/big_stack.h"
 #include "runtime/buffer.h"
 #include "tensor/tensor_impl.h"
 #include "text/parser.h"
@@ -421,11 +421,6 @@ struct Mutator {
   }
 };
 
-struct Args {
-  int argc;
-  char** argv;
-  int rc = 1;
-};
 
 void save(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -501,25 +496,9 @@ int fuzz_main(int argc, char** argv) {
   return failures ? 1 : 0;
 }
 
-void* thread_main(void* p) {
-  auto* a = static_cast<Args*>(p);
-  a->rc = fuzz_main(a->argc, a->argv);
-  return nullptr;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Like kilnc: the work runs on a thread with a large stack (graph walks
-  // recurse once per level of the graph).
-  Args args{argc, argv};
-  pthread_attr_t attr;
-  pthread_t thread;
-  if (pthread_attr_init(&attr) == 0 && pthread_attr_setstacksize(&attr, size_t(1) << 30) == 0 &&
-      pthread_create(&thread, &attr, thread_main, &args) == 0) {
-    pthread_join(thread, nullptr);
-  } else {
-    thread_main(&args);
-  }
-  return args.rc;
+  // Like kilnc: graph walks recurse once per level of the graph.
+  return kiln::run_with_big_stack([&] { return fuzz_main(argc, argv); });
 }

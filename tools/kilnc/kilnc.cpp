@@ -2,8 +2,6 @@
 // its compilation, or runs it. See `kilnc --help` and lib/text/parser.h.
 #include <fmt/format.h>
 
-#include <pthread.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +18,7 @@
 #include "graph/builders.h"
 #include "kiln/kiln.h"
 #include "passes/passes.h"
+#include "runtime/big_stack.h"
 #include "runtime/buffer.h"
 #include "schedule/schedule.h"
 #include "targets.h"
@@ -573,44 +572,19 @@ int main_(int argc, char** argv) {
 
 }  // namespace kilnc
 
-namespace {
-
-struct MainArgs {
-  int argc;
-  char** argv;
-  int rc = 1;
-};
-
-void* run_main(void* p) {
-  auto* a = static_cast<MainArgs*>(p);
-  try {
-    a->rc = kilnc::main_(a->argc, a->argv);
-  } catch (const kiln::text::ParseError& e) {
-    std::cerr << e.what();
-  } catch (const kiln::Error& e) {
-    std::cerr << "kilnc: error: " << e.what() << "\n";
-  } catch (const std::bad_alloc&) {
-    std::cerr << "kilnc: error: out of memory\n";
-  } catch (const std::exception& e) {
-    std::cerr << "kilnc: error: " << e.what() << "\n";
-  }
-  return nullptr;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  // Graph walks in kiln recurse once per level of the graph (passes,
-  // autodiff, the scheduler): a file can hold a chain of 10^5 ops, so the
-  // work runs on a thread with a large stack (reserved, touched as needed).
-  MainArgs args{argc, argv};
-  pthread_attr_t attr;
-  pthread_t thread;
-  if (pthread_attr_init(&attr) == 0 && pthread_attr_setstacksize(&attr, size_t(1) << 30) == 0 &&
-      pthread_create(&thread, &attr, run_main, &args) == 0) {
-    pthread_join(thread, nullptr);
-  } else {
-    run_main(&args);
-  }
-  return args.rc;
+  return kiln::run_with_big_stack([&] {
+    try {
+      return kilnc::main_(argc, argv);
+    } catch (const kiln::text::ParseError& e) {
+      std::cerr << e.what();
+    } catch (const kiln::Error& e) {
+      std::cerr << "kilnc: error: " << e.what() << "\n";
+    } catch (const std::bad_alloc&) {
+      std::cerr << "kilnc: error: out of memory\n";
+    } catch (const std::exception& e) {
+      std::cerr << "kilnc: error: " << e.what() << "\n";
+    }
+    return 1;
+  });
 }
