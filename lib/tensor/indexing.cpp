@@ -51,7 +51,9 @@ std::vector<Tensor> nonzero(const Tensor& mask) {
 
 // Checks index values against the size of the dim they select and wraps
 // negative ones (negatives are an error when `allow_negative` is false).
-Tensor checked_index(const Tensor& idx, int64_t size, int64_t dim, const char* op, bool allow_negative = true) {
+// `in_self`: PyTorch's wording for index_select ("index out of range in self").
+Tensor checked_index(const Tensor& idx, int64_t size, int64_t dim, const char* op, bool allow_negative = true,
+                     bool in_self = false) {
   if (idx.dtype() != kInt64 && idx.dtype() != kInt32)
     throw Error(fmt::format("{}: tensors used as indices must be int64, int32 or bool, got {}", op,
                             name(idx.dtype())));
@@ -59,7 +61,10 @@ Tensor checked_index(const Tensor& idx, int64_t size, int64_t dim, const char* o
   int64_t lo = allow_negative ? -size : 0;
   for (int64_t v : i.to_vector<int64_t>())
     if (v < lo || v >= size)
-      throw Error(fmt::format("{}: index {} is out of bounds for dimension {} with size {}", op, v, dim, size));
+      throw Error(in_self ? fmt::format("{}: index out of range in self: index {} for dimension {} with size {}", op,
+                                        v, dim, size)
+                          : fmt::format("{}: index {} is out of bounds for dimension {} with size {}", op, v, dim,
+                                        size));
   return allow_negative ? where(i < 0, i + size, i) : i;
 }
 
@@ -222,13 +227,9 @@ Tensor Tensor::index_select(int64_t dim, const Tensor& index) const {
     throw Error(fmt::format("index_select: index must be a vector (got shape {})", shape_str(index.shape())));
   // Negative indices are out of range here, as in PyTorch.
   int64_t n = this->dim() == 0 ? 1 : size(dim);
-  if (index.dtype() == kInt64 || index.dtype() == kInt32)  // (checked_index rejects other dtypes)
-    for (int64_t v : index.to(kInt64).to_vector<int64_t>())
-    if (v < 0 || v >= n)
-        throw Error(fmt::format("index_select: index out of range in self: index {} for dimension {} with size {}",
-                                v, dim, n));
   std::vector<TensorIndex> ix(static_cast<size_t>(dim), indexing::Slice());
-  ix.emplace_back(checked_index(index.reshape({-1}), n, dim, "index_select"));
+  ix.emplace_back(checked_index(index.reshape({-1}), n, dim, "index_select", /*allow_negative=*/false,
+                                /*in_self=*/true));
   return this->dim() == 0 ? this->index({}) : this->index(ix);
 }
 

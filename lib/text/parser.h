@@ -52,6 +52,7 @@
 // divisors are data: `kilnc --run` checks them before running.
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -110,6 +111,11 @@ struct Parsed {
 
 /// Parses `source`; throws ParseError (a kiln::Error) on the first error.
 Parsed parse(std::string_view source, const ParseOptions& options = {});
+
+/// Random data for input `d` (kilnc --run's inputs): floats in [0, 1),
+/// integers in 0..9, bools half true. Throws kiln::Error naming the input
+/// past 16 GiB.
+std::shared_ptr<Buffer> random_input(const InputDecl& d, std::mt19937_64& rng);
 
 /// What the C++ API checks when an op is called and a parsed graph cannot
 /// say: index values in range, integer divisors non-zero. Computes those

@@ -114,25 +114,6 @@ struct Stats {
   int64_t inputs = 0, parsed = 0, ran = 0, skipped_large = 0, kiln_errors = 0;
 };
 
-// Random values like kilnc's: floats in [0, 1), integers in 0..9.
-std::shared_ptr<kiln::Buffer> random_data(const kiln::text::InputDecl& d, std::mt19937_64& rng) {
-  int64_t n = kiln::numel(d.shape);
-  int64_t es = kiln::element_size(d.dtype);
-  auto buf = kiln::Buffer::allocate(size_t(std::max<int64_t>(n * es, 1)));
-  char* p = static_cast<char*>(buf->data());
-  std::uniform_real_distribution<double> uni(0.0, 1.0);
-  kiln::visit_dtype(d.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    for (int64_t i = 0; i < n; ++i) {
-      T v;
-      if constexpr (std::is_same_v<T, bool>) v = uni(rng) < 0.5;
-      else if constexpr (std::is_integral_v<T>) v = T(int(uni(rng) * 10));
-      else v = T(float(uni(rng)));
-      std::memcpy(p + i * es, &v, sizeof(T));
-    }
-  });
-  return buf;
-}
 
 double numel_d(const kiln::Shape& s) {
   double n = 1;
@@ -188,7 +169,7 @@ std::string try_input(const std::string& src, const std::string& base_dir, uint6
     }
     std::mt19937_64 rng(seed);
     po.input_data = [&](const kiln::text::InputDecl& d) -> std::shared_ptr<kiln::Buffer> {
-      return d.has_data ? nullptr : random_data(d, rng);
+      return d.has_data ? nullptr : kiln::text::random_input(d, rng);
     };
     kiln::text::Parsed q = kiln::text::parse(src, po);
     check_data(q.outputs);

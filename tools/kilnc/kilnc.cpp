@@ -257,27 +257,6 @@ std::string read_source(const std::string& file) {
   return ss.str();
 }
 
-// Random values of the input's type (floats in [0, 1), integers in 0..9).
-std::shared_ptr<kiln::Buffer> random_data(const kiln::text::InputDecl& d, std::mt19937_64& rng) {
-  int64_t n = kiln::numel(d.shape);
-  int64_t es = kiln::element_size(d.dtype);
-  if (n > (int64_t(1) << 34) / es)
-    throw Error(fmt::format("input %{} ({}) is too large to fill", d.name, kiln::text::type_str(d.dtype, d.shape)));
-  auto buf = kiln::Buffer::allocate(size_t(std::max<int64_t>(n * es, 1)));
-  char* p = static_cast<char*>(buf->data());
-  std::uniform_real_distribution<double> uni(0.0, 1.0);
-  kiln::visit_dtype(d.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    for (int64_t i = 0; i < n; ++i) {
-      T v;
-      if constexpr (std::is_same_v<T, bool>) v = uni(rng) < 0.5;
-      else if constexpr (std::is_integral_v<T>) v = T(int(uni(rng) * 10));
-      else v = T(float(uni(rng)));
-      std::memcpy(p + i * es, &v, sizeof(T));
-    }
-  });
-  return buf;
-}
 
 // ---------------------------------------------------------------------------
 // The program: the graph to compile (the file's outputs, or their gradients)
@@ -427,7 +406,7 @@ int main_(int argc, char** argv) {
                                 kiln::text::type_str(a.dtype, a.shape), d.name, kiln::text::type_str(d.dtype, d.shape)));
       return a.data;
     }
-    if (running && !d.has_data) return random_data(d, rng);
+    if (running && !d.has_data) return kiln::text::random_input(d, rng);
     return nullptr;
   };
   if (o.grad) {

@@ -1,6 +1,8 @@
-// check_data: the value checks a parsed graph needs before it runs.
+// What running a parsed graph needs: data for its inputs, and the value
+// checks the C++ API makes at the call.
 #include <fmt/format.h>
 
+#include <cstring>
 #include <unordered_set>
 
 #include "kiln/runtime.h"
@@ -8,6 +10,27 @@
 #include "text/parser.h"
 
 namespace kiln::text {
+
+std::shared_ptr<Buffer> random_input(const InputDecl& d, std::mt19937_64& rng) {
+  int64_t n = numel(d.shape);
+  int64_t es = element_size(d.dtype);
+  if (n > (int64_t(1) << 34) / es)
+    throw Error(fmt::format("input %{} ({}) is too large to fill", d.name, type_str(d.dtype, d.shape)));
+  auto buf = Buffer::allocate(size_t(std::max<int64_t>(n * es, 1)));
+  char* p = static_cast<char*>(buf->data());
+  std::uniform_real_distribution<double> uni(0.0, 1.0);
+  visit_dtype(d.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t i = 0; i < n; ++i) {
+      T v;
+      if constexpr (std::is_same_v<T, bool>) v = uni(rng) < 0.5;
+      else if constexpr (std::is_integral_v<T>) v = T(int(uni(rng) * 10));
+      else v = T(float(uni(rng)));
+      std::memcpy(p + i * es, &v, sizeof(T));
+    }
+  });
+  return buf;
+}
 
 DataError check_data(const std::vector<NodeRef>& outputs) {
   struct Check {
