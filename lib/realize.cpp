@@ -197,13 +197,24 @@ void realize(const std::vector<Tensor>& tensors) {
                    fmt::format("{}", fmt::join(sk.sizes, ", ")).c_str(), ms_since(t0));
   }
 
-  for (const NodeRef& n : sched.materialized) n->set_realized(bufs.at(n.get()), Layout::contiguous(n->shape));
+  // A requested view is laid out over the base its chain starts from, as the
+  // scheduler saw it: taken before the materialized nodes are realized, since
+  // a view on the way may have got a buffer of its own (gathered), and a
+  // reshape over that copy's layout need not compose.
+  struct ViewOf {
+    NodeRef view, base;
+    Layout layout;
+  };
+  std::vector<ViewOf> view_layouts;
   for (const NodeRef& v : sched.views) {
     if (v->realized()) continue;
-    NodeRef root = v;
-    while (!root->realized()) root = root->inputs[0];
-    v->set_realized(root->buffer, graph::layout_of(v));
+    NodeRef base = v;
+    while (!base->realized() && is_view(base->op)) base = base->inputs[0];
+    view_layouts.push_back({v, base, graph::layout_of(v)});
   }
+  for (const NodeRef& n : sched.materialized) n->set_realized(bufs.at(n.get()), Layout::contiguous(n->shape));
+  for (ViewOf& w : view_layouts)
+    if (!w.view->realized()) w.view->set_realized(w.base->buffer, std::move(w.layout));
   // Requested nodes the passes rewrote take the rewritten node's value.
   for (size_t i = 0; i < targets.size(); ++i)
     if (optimized[i] != targets[i]) targets[i]->set_realized(optimized[i]->buffer, optimized[i]->layout);
