@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "codegen/cpu/cpu_jit.h"
+#include "codegen/cpu/scalar_emitter.h"
 #include "runtime/thread_pool.h"
 
 namespace kiln::cpu {
@@ -53,12 +54,15 @@ public:
   const std::string& identity() const override { return cpu::identity(); }
   const std::vector<BackendStage>& stages() const override { return stages_; }
 
+  bool native(Op op, DType t) const override { return native_op(op, t); }
+
   std::string emit(const Kernel& k, const std::string& stage) const override {
+    if (stage == "primitives") return primitives(k).str();
     Stage s = stage == "mlir"           ? Stage::Mlir
               : stage == "mlir-lowered" ? Stage::LoweredMlir
               : stage == "llvm"         ? Stage::LlvmIr
               : stage == "asm"          ? Stage::Assembly
-                                        : throw Error("cpu: no stage '" + stage + "' (mlir, mlir-lowered, llvm, asm)");
+                                        : throw Error("cpu: no stage '" + stage + "' (primitives, mlir, mlir-lowered, llvm, asm)");
     return cpu::emit(k, s);
   }
 
@@ -73,6 +77,7 @@ private:
   std::string name_ = "cpu";
   std::string description_ = "the host CPU: MLIR -> LLVM IR -> native code (ORC JIT)";
   std::vector<BackendStage> stages_ = {
+      {"primitives", "each kernel's Kernel IR decomposed into primitives and the CPU's native ops", "//"},
       {"mlir", "each kernel as MLIR (func, scf, arith, math, llvm dialects)", "//"},
       {"mlir-lowered", "each kernel's MLIR lowered to the LLVM dialect", "//"},
       {"llvm", "each kernel as optimized LLVM IR", ";"},

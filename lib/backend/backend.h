@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/decompose.h"
 #include "kernel/kernel.h"
 #include "kiln/device.h"
 
@@ -45,6 +46,16 @@ public:
   /// generator's sources, the compiler's version, the target machine).
   virtual const std::string& identity() const = 0;
   virtual const std::vector<BackendStage>& stages() const = 0;
+  /// Whether it computes `op` on registers of dtype `t` itself (a libm
+  /// call, an instruction); every other op reaches it decomposed into
+  /// Kernel IR primitives (kernel/decompose.h), PyTorch's numerics written
+  /// once for all backends.
+  virtual bool native(Op op, DType t) const = 0;
+  /// `k` as this backend lowers it: decomposed into primitives and its
+  /// native ops (kilnc --emit=primitives).
+  Kernel primitives(const Kernel& k) const {
+    return decompose(k, [this](Op op, DType t) { return native(op, t); });
+  }
   /// Kernel `k` at one of stages(), as text.
   virtual std::string emit(const Kernel& k, const std::string& stage) const = 0;
   /// The artifact for `k` (what the disk cache keeps).

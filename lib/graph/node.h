@@ -18,7 +18,7 @@ enum class Op : uint8_t {
 #undef OP
 };
 
-enum class OpKind : uint8_t { Leaf, Elementwise, View, Scatter, Reduce, Scan, Gather };
+enum class OpKind : uint8_t { Leaf, Elementwise, View, Scatter, Reduce, Scan, Gather, Primitive };
 
 enum class OpTraits : uint8_t { None, FloatMath, Compare };
 
@@ -31,6 +31,8 @@ struct OpInfo {
 const OpInfo& op_info(Op op);
 inline const char* op_name(Op op) { return op_info(op).name; }
 inline bool is_elementwise(Op op) { return op_info(op).kind == OpKind::Elementwise; }
+/// A Kernel IR primitive (ops.def): never in a graph.
+inline bool is_primitive(Op op) { return op_info(op).kind == OpKind::Primitive; }
 inline bool is_view(Op op) { return op_info(op).kind == OpKind::View; }
 /// Integer inputs are computed as float32 (sqrt, exp, true division, ...).
 inline bool is_float_math(Op op) { return op_info(op).traits == OpTraits::FloatMath; }

@@ -668,6 +668,8 @@ private:
       return m;
     }();
     auto it = ops.find(t.text);
+    if (it != ops.end() && is_primitive(it->second))
+      fail(t, "'" + t.text + "' is a Kernel IR primitive, not a graph op");
     if (it != ops.end() && it->second != Op::Buffer) return it->second;
     if (t.text == "buffer") fail(t, "'buffer' is not an op: write a realized value as '%x = input : f32[4]'");
     // The closest name within 2 edits (ties: the one with the same first letter).
@@ -968,6 +970,7 @@ private:
         check_addressing(c, src, ty.shape, map, sel, idx);
         return graph::index(src, idx, map, sel, ty.shape);
       }
+      case OpKind::Primitive: break;  // refused by find_op
     }
     c.fail("internal: no text form for this op");
   }
