@@ -373,47 +373,24 @@ private:
   };
 
   bool matmul_pattern(MatmulPattern& m) {
-    const int R = k_.rank;
-    if (k_.reduce_rank != 1 || R < 3) return false;
-    int nred = 0, mul_id = -1;
-    std::vector<int> loads;
-    for (size_t i = 0; i < k_.body.size(); ++i) {
-      const Instr& in = k_.body[i];
-      if (in.kind == Instr::Kind::Const) continue;
-      if (in.kind == Instr::Kind::Scan) return false;
-      if (in.kind == Instr::Kind::Reduce) {
-        if (nred++ || in.reduce != ReduceOp::Sum) return false;
-        m.reduce = i;
-        continue;
-      }
-      if (stage_of(in) != 0) continue;
-      if (in.kind == Instr::Kind::Load) {
-        loads.push_back(int(i));
-        continue;
-      }
-      if (in.kind == Instr::Kind::Compute && in.op == Op::Mul && mul_id < 0) {
-        mul_id = int(i);
-        continue;
-      }
-      return false;
-    }
-    if (nred != 1 || mul_id < 0 || loads.size() != 2) return false;
-    const Instr& rd = k_.body[m.reduce];
-    const Instr& mu = k_.body[size_t(mul_id)];
-    DType t = rd.dtype;
-    if ((t != kFloat32 && t != kFloat64) || rd.operands[0] != mul_id || mu.dtype != t) return false;
-    if (!((mu.operands[0] == loads[0] && mu.operands[1] == loads[1]) ||
-          (mu.operands[0] == loads[1] && mu.operands[1] == loads[0])))
-      return false;
-    for (int l : loads) {
+    // The scheduler marks contractions (Kernel::contraction: the sum of a
+    // product of two loads). The tile also needs a row dim to block over
+    // (rank >= 3), float32/float64 throughout and both operands walked
+    // contiguously along the reduced dim.
+    if (!k_.contraction || k_.rank < 3) return false;
+    for (size_t i = 0; i < k_.body.size(); ++i)
+      if (k_.body[i].kind == Instr::Kind::Reduce) m.reduce = i;
+    const Instr& mu = k_.body[size_t(k_.body[m.reduce].operands[0])];
+    DType t = mu.dtype;
+    if (t != kFloat32 && t != kFloat64) return false;
+    for (int l : mu.operands) {
       const Instr& in = k_.body[size_t(l)];
       const KernelArg& a = k_.args[size_t(in.arg)];
-      if (!in.operands.empty() || a.num_index != 0 || a.is_output || a.inner != InnerStride::Contig || in.dtype != t ||
-          a.dtype != t)
-        return false;
+      if (a.inner != InnerStride::Contig || a.dtype != t) return false;
     }
-    m.x = k_.body[size_t(loads[0])].arg;
-    m.y = k_.body[size_t(loads[1])].arg;
+    // The operands in body order.
+    m.x = k_.body[size_t(std::min(mu.operands[0], mu.operands[1]))].arg;
+    m.y = k_.body[size_t(std::max(mu.operands[0], mu.operands[1]))].arg;
     m.t = t;
     return true;
   }

@@ -33,6 +33,8 @@ public:
       b_.post = in.post_reduce || in.kind == Instr::Kind::Reduce;
       map_[i] = lower(in);
     }
+    // float16/bfloat16 products gain a rounding: no longer a plain contraction.
+    out_.contraction = in_.contraction && is_contraction(out_);
     return std::move(out_);
   }
 

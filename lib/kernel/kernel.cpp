@@ -31,9 +31,9 @@ const char* reduce_op_name(ReduceOp op) {
 }
 
 std::string Kernel::str() const {
-  std::string s = fmt::format("kernel {} rank={}{}{} {{\n", name, rank,
+  std::string s = fmt::format("kernel {} rank={}{}{}{} {{\n", name, rank,
                               reduce_rank ? fmt::format(" reduce={}", reduce_rank) : "",
-                              serial ? " serial" : "");
+                              serial ? " serial" : "", contraction ? " contraction" : "");
   for (size_t a = 0; a < args.size(); ++a)
     s += fmt::format("  arg{}: {} {} inner={}{}\n", a, args[a].is_output ? "out" : "in",
                      short_name(args[a].dtype), inner_name(args[a].inner),
@@ -74,6 +74,44 @@ std::string Kernel::str() const {
     }
   }
   return s + "}\n";
+}
+
+bool is_contraction(const Kernel& k) {
+  if (k.reduce_rank != 1) return false;
+  int reduce = -1, mul = -1;
+  std::vector<int> loads;
+  for (size_t i = 0; i < k.body.size(); ++i) {
+    const Instr& in = k.body[i];
+    bool stage0 = !in.post_reduce && in.kind != Instr::Kind::Reduce;
+    switch (in.kind) {
+      case Instr::Kind::Const: break;
+      case Instr::Kind::Scan: return false;
+      case Instr::Kind::Reduce:
+        if (reduce >= 0 || in.reduce != ReduceOp::Sum) return false;
+        reduce = int(i);
+        break;
+      case Instr::Kind::Load:
+        if (stage0) loads.push_back(int(i));
+        break;
+      case Instr::Kind::Compute:
+        if (!stage0) break;
+        if (in.op != Op::Mul || mul >= 0) return false;
+        mul = int(i);
+        break;
+      case Instr::Kind::Store:
+        if (stage0) return false;
+        break;
+    }
+  }
+  if (reduce < 0 || mul < 0 || loads.size() != 2 || k.body[size_t(reduce)].operands[0] != mul) return false;
+  const Instr& m = k.body[size_t(mul)];
+  if (!((m.operands[0] == loads[0] && m.operands[1] == loads[1]) || (m.operands[0] == loads[1] && m.operands[1] == loads[0])))
+    return false;
+  for (int l : loads) {
+    const Instr& in = k.body[size_t(l)];
+    if (!in.operands.empty() || k.args[size_t(in.arg)].is_output) return false;
+  }
+  return true;
 }
 
 int64_t first_scalar_param(const Kernel& k) {

@@ -100,12 +100,24 @@ struct Kernel {
   int rank = 1;
   int reduce_rank = 0;  // trailing dims of the iteration space that are reduced
   bool serial = false;  // run on one thread (accumulating stores)
+  /// A contraction: sum_k a[.., k] * b[.., k], stage 0 nothing but two
+  /// loads and their product (matmul, linear and their gradients, as the
+  /// scheduler lays them out). Set by the scheduler (is_contraction) so a
+  /// backend tiles it (cache blocks, register tiles, shared memory) instead
+  /// of looping it as a plain reduction; printed `contraction` in the
+  /// header. Epilogues (bias, activation) are stage-1 instructions.
+  bool contraction = false;
   std::vector<KernelArg> args;
   std::vector<Instr> body;  // SSA id = index in body
 
   /// Canonical text (above); equal texts mean interchangeable kernels.
   std::string str() const;
 };
+
+/// Whether `k` has the contraction form (see Kernel::contraction): one
+/// reduced dim, one Sum whose operand is the product of two plain
+/// (unindexed) loads of input args, and no other stage-0 computation.
+bool is_contraction(const Kernel& k);
 
 /// Launch parameter layout shared by every backend: for a kernel of rank R
 /// with A args, `params` holds sizes[R], then per arg strides[R], offset and

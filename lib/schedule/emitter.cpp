@@ -395,6 +395,7 @@ ScheduledKernel Emitter::finish(const Shape& iter_shape) {
   sk.arg_index_strides = index_strides_;
   sk.scalars = scalars_;
   collapse(iter_shape, sk);
+  k_.contraction = is_contraction(k_);
   k_.name = name();
   sk.kernel = std::move(k_);
   return sk;
