@@ -142,6 +142,11 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
     }
     case Op::Argmax: case Op::Argmin: break;
     case Op::Cumsum: {
+      // A scan of a 0-dim value (the builder keeps no dim for it) is the value.
+      if (n->attrs.ints.empty()) {
+        r[0] = g;
+        break;
+      }
       int64_t d = n->attrs.ints[0];
       r[0] = g.flip({d}).cumsum(d).flip({d});
       break;
