@@ -1,6 +1,7 @@
 #pragma once
 // Building graph nodes: every op's shape rule and dtype rule, and the errors
-// they raise. The Tensor API calls these; nothing else creates nodes.
+// they raise. The Tensor API and graph values (graph/value.h) call these;
+// nothing else creates nodes.
 #include <optional>
 #include <vector>
 
