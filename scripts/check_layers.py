@@ -7,7 +7,9 @@ layer above its own. Prints every upward include and exits 1 if there is one.
 The layers, lowest first (a file may include its own layer and any below):
   vocab     include/kiln/{error,dtype,scalar,device,shape}.h, lib/dtype.cpp
   runtime   runtime/      buffers, the allocator, the thread pool, the disk cache
-  graph     lib/graph/    nodes, layouts, the op table, shape and dtype rules
+  graph     lib/graph/    nodes, layouts, the op table, shape and dtype rules,
+                          graph values (formulas over nodes)
+  autodiff  lib/autodiff/ gradient rules: graph to graph, never computing
   kernel    lib/kernel/   Kernel IR
   passes    lib/passes/   graph rewrites
   schedule  lib/schedule/ fusion decisions, lowering to Kernel IR
@@ -15,7 +17,7 @@ The layers, lowest first (a file may include its own layer and any below):
   codegen   codegen/      concrete backends
   registry  lib/backend/registry.cpp, the one file naming concrete backends
   frontend  the public API and what implements it: include/kiln/*.h,
-            lib/tensor/, lib/autodiff/, lib/text/, lib/realize.cpp
+            lib/tensor/ (autograd's public API too), lib/text/, lib/realize.cpp
 tools/, test/ and bench/ sit above everything and are not checked.
 """
 import os
@@ -23,7 +25,7 @@ import re
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-LAYERS = ["vocab", "runtime", "graph", "kernel", "passes", "schedule", "backend", "codegen", "registry", "frontend"]
+LAYERS = ["vocab", "runtime", "graph", "autodiff", "kernel", "passes", "schedule", "backend", "codegen", "registry", "frontend"]
 VOCAB = {"error.h", "dtype.h", "scalar.h", "device.h", "shape.h"}
 
 
@@ -42,9 +44,9 @@ def layer_of(path):
     if p.startswith("codegen/"):
         return "codegen"
     top = p.split("/")[0]
-    if top in ("runtime", "graph", "kernel", "passes", "schedule", "backend"):
+    if top in ("runtime", "graph", "autodiff", "kernel", "passes", "schedule", "backend"):
         return top
-    if top in ("tensor", "autodiff", "text") or p == "realize.cpp":
+    if top in ("tensor", "text") or p == "realize.cpp":
         return "frontend"
     return None  # generated headers (codegen_id.h) and the like
 

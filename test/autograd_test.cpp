@@ -8,6 +8,9 @@
 #include <functional>
 #include <sstream>
 
+#include "autodiff/autodiff.h"
+#include "tensor/tensor_impl.h"
+
 using namespace kiln;
 
 namespace {
@@ -348,4 +351,71 @@ TEST(Autograd, NormOfZerosHasZeroGradient) {
     if (p == 2) EXPECT_EQ(y.grad().to_vector<float>(), (std::vector<float>{0.6f, 0.8f}));
     EXPECT_FALSE(std::isnan(y.grad().to_vector<float>()[0]));
   }
+}
+
+namespace {
+// The counters that move when anything is computed (compiled, loaded, run).
+struct ComputeCounters {
+  int64_t compiled, loaded, cache_hits, launched;
+  static ComputeCounters now() {
+    RuntimeStats s = runtime_stats();
+    return {s.kernels_compiled, s.kernels_loaded, s.kernel_cache_hits, s.kernels_launched};
+  }
+};
+void expect_unchanged(const ComputeCounters& before, const char* what) {
+  ComputeCounters after = ComputeCounters::now();
+  EXPECT_EQ(after.compiled, before.compiled) << what;
+  EXPECT_EQ(after.loaded, before.loaded) << what;
+  EXPECT_EQ(after.cache_hits, before.cache_hits) << what;
+  EXPECT_EQ(after.launched, before.launched) << what;
+}
+}  // namespace
+
+TEST(Autograd, BuildingGradientsComputesNothingUntilRealized) {
+  manual_seed(11);
+  using namespace kiln::indexing;
+  auto w = randn({8, 4}).requires_grad_();
+  auto b = zeros({4}, TensorOptions().requires_grad(true));
+  auto s = tensor(0.5, TensorOptions().requires_grad(true));
+  auto big = rand({int64_t(1) << 19}).requires_grad_();  // its full sums fold in two stages
+  auto x = randn({16, 8});
+  auto labels = arange(16).remainder(4);
+  // Rules of many kinds: matmul, broadcasting, reductions, scans, views,
+  // joins, gathers, where, and a scalar that meets every one of them.
+  auto h = (matmul(x, w) + b).relu();
+  auto loss = nn::cross_entropy(h, labels) + nn::softmax(h, 1).amax({1}).sum() * s +
+              h.cumsum(0).flip({1}).index({Slice(0, 8, 2)}).pow(2).mean() + cat({h, h * s}, 1).std() +
+              (big * s).sum() + big.norm() + where(h > 0.5, h, s).sum() + std::get<0>(h.max(1)).prod();
+  ComputeCounters before = ComputeCounters::now();
+  loss.backward();
+  auto first = grad({loss}, {w, s}, {}, /*create_graph=*/true);
+  auto second = grad({first[1]}, {s});
+  expect_unchanged(before, "building gradients computed something");
+  for (const Tensor& g : {w.grad(), b.grad(), s.grad(), big.grad(), first[0], second[0]})
+    EXPECT_FALSE(g.is_realized());
+  realize(loss, w.grad(), b.grad(), s.grad(), big.grad(), first[0], second[0]);
+  EXPECT_GT(ComputeCounters::now().launched, before.launched);
+  EXPECT_EQ(w.grad().to_vector<float>(), first[0].to_vector<float>());
+}
+
+TEST(Autograd, GradientsOfDeepGraphsAreBuiltWithoutComputing) {
+  // Straight on the graph, with no Tensor in between (the Tensor API may
+  // compute a graph grown deep on the way): autodiff alone computes nothing,
+  // however deep the graph and its gradient.
+  Tensor w = ones({3}).requires_grad_();
+  NodeRef leaf = node_of(w);
+  const int n = int(Node::kMaxDepth) + 200;
+  NodeRef h = graph::full(0, kFloat32, {3});
+  for (int i = 0; i < n; ++i) h = graph::binary(Op::Add, graph::binary(Op::Mul, h, leaf), Scalar(1));
+  NodeRef loss = graph::reduce(Op::Sum, h, {0});
+  ComputeCounters before = ComputeCounters::now();
+  auto grads = autodiff::gradients({loss}, {graph::full(1, kFloat32, loss->shape)});
+  expect_unchanged(before, "autodiff::gradients computed something");
+  ASSERT_TRUE(grads.count(leaf.get()));
+  NodeRef gw = grads.at(leaf.get());
+  EXPECT_FALSE(gw->realized());
+  EXPECT_GT(gw->refresh_depth(), Node::kMaxDepth);
+  // h_n = sum_{k<n} w^k, so dh/dw at w = 1 is n(n-1)/2 per element.
+  double want = double(n) * (n - 1) / 2;
+  EXPECT_NEAR(wrap(gw).to_vector<float>()[1], want, 1e-4 * want);
 }

@@ -1,12 +1,14 @@
 #pragma once
 // Symbolic autodiff: the gradient of a graph is more graph.
 //
-// vjp() holds every op's gradient rule, written with graph builders;
-// gradients() walks the graph backwards from some outputs and sums, for each
-// requested node, the contributions of every path. The resulting nodes are
-// lazy like any others: they fuse and compile with the forward pass when
-// realized together, and, built with grad mode on (create_graph), they
-// require grad themselves, so they can be differentiated again.
+// vjp() holds every op's gradient rule, written on graph values
+// (graph/value.h); gradients() walks the graph backwards from some outputs
+// and sums, for each requested node, the contributions of every path.
+// Nothing here computes a value: the resulting nodes are lazy like any
+// others, they fuse and compile with the forward pass when realized
+// together, and, built with grad mode on (create_graph), they require grad
+// themselves, so they can be differentiated again. The user's side
+// (backward, .grad, grad()) is the frontend's: lib/tensor/autograd.cpp.
 #include <unordered_map>
 #include <vector>
 

@@ -3,9 +3,7 @@
 #include <unordered_set>
 
 #include "autodiff/autodiff.h"
-#include "graph/builders.h"
-#include "kiln/ops.h"
-#include "tensor/tensor_impl.h"
+#include "graph/value.h"
 
 namespace kiln::autodiff {
 
@@ -34,8 +32,9 @@ std::unordered_map<Node*, NodeRef> gradients(const std::vector<NodeRef>& outputs
   auto accumulate = [&](const NodeRef& n, const NodeRef& g) {
     auto it = grads.find(n.get());
     if (it == grads.end()) grads[n.get()] = g;
-    // Through the Tensor API, which computes a sum that grows too deep.
-    else it->second = node_of(wrap(it->second) + wrap(g));
+    // However deep the sum grows, nothing is computed here: realizing is
+    // the caller's decision.
+    else it->second = (graph::Value(it->second) + graph::Value(g)).node;
   };
   for (size_t i = 0; i < outputs.size(); ++i)
     if (outputs[i]->requires_grad) accumulate(outputs[i], graph::cast(grad_outputs[i], outputs[i]->dtype));

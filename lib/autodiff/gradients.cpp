@@ -1,39 +1,37 @@
-// The gradient rule of every op, written with kiln's own ops (compare
+// The gradient rule of every op, written on graph values (compare
 // PyTorch's derivatives.yaml). Each rule receives the node, its inputs and
-// the gradient of its output, and returns one gradient per input.
-#include <fmt/format.h>
-
+// the gradient of its output, and returns one gradient per input. Values
+// build the nodes the Tensor API would, but never compute anything.
 #include <cmath>
 
 #include "autodiff/autodiff.h"
-#include "kiln/ops.h"
-#include "tensor/tensor_impl.h"
+#include "graph/value.h"
 
 namespace kiln::autodiff {
 
+using graph::Value;
+
 namespace {
 
-Tensor T(const NodeRef& n) { return wrap(n); }
-
 // Sums a broadcast gradient back to the shape its input had.
-Tensor unbroadcast(const Tensor& g, const Shape& shape) {
+Value unbroadcast(const Value& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   int64_t lead = g.dim() - int64_t(shape.size());
   Shape dims;
   for (int64_t d = 0; d < g.dim(); ++d)
     if (d < lead || (shape[d - lead] == 1 && g.size(d) != 1)) dims.push_back(d);
-  Tensor r = dims.empty() ? g : g.sum(dims, true);
+  Value r = dims.empty() ? g : g.sum(dims, true);
   return r.reshape(shape);
 }
 
-Tensor zeros_of(const NodeRef& x) { return zeros(x->shape, x->dtype); }
+Value zeros_of(const NodeRef& x) { return Value::zeros(x->shape, x->dtype); }
 
 Layout attrs_layout(const Node& n) { return decode_layout(n.attrs.ints); }
 
 // Gradient of a view given by `l` (over x's contiguous order): the
 // gradient written into zeros at the view's positions.
-Tensor scatter_view(const Tensor& g, const NodeRef& x, const Layout& l) {
-  Tensor src = g;
+Value scatter_view(const Value& g, const NodeRef& x, const Layout& l) {
+  Value src = g;
   Layout lay = l;
   // Stride-0 dims read one element many times: their gradients add up.
   Shape summed;
@@ -43,17 +41,17 @@ Tensor scatter_view(const Tensor& g, const NodeRef& x, const Layout& l) {
     src = g.sum(summed, true);
     for (int64_t d : summed) lay.shape[d] = 1;
   }
-  return T(graph::view_scatter(node_of(zeros_of(x)), node_of(src), lay));
+  return Value(graph::view_scatter(zeros_of(x).node, src.node, lay));
 }
 
 }  // namespace
 
 std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
   const auto& in = n->inputs;
-  Tensor g = T(gnode);
-  auto x = [&](size_t i) { return T(in.at(i)); };
-  Tensor out = T(n);
-  std::vector<Tensor> r(in.size());
+  Value g(gnode);
+  auto x = [&](size_t i) { return Value(in.at(i)); };
+  Value out(n);
+  std::vector<Value> r(in.size());
   switch (n->op) {
     // ---- leaves and plumbing
     case Op::Buffer: case Op::Full: break;
@@ -78,7 +76,7 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
     case Op::Expm1: r[0] = g * (out + 1); break;
     case Op::Erf: r[0] = g * (2 / std::sqrt(M_PI)) * (-x(0) * x(0)).exp(); break;
     case Op::Sign: case Op::Floor: case Op::Ceil: case Op::Round: case Op::Trunc:
-      r[0] = zeros_like(g);
+      r[0] = g.zeros_like();
       break;
     case Op::LogicalNot: break;
 
@@ -93,18 +91,18 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
       r[1] = where((x(0) == 0) * (x(1) >= 0), 0.0, g * out * x(0).log());
       break;
     case Op::Atan2: {
-      Tensor d = x(0) * x(0) + x(1) * x(1);
+      Value d = x(0) * x(0) + x(1) * x(1);
       r[0] = g * x(1) / d;
       r[1] = -g * x(0) / d;
       break;
     }
     case Op::Remainder: r[0] = g; r[1] = -g * x(0).div(x(1), "floor"); break;
     case Op::Fmod: r[0] = g; r[1] = -g * x(0).div(x(1), "trunc"); break;
-    case Op::FloorDiv: case Op::TruncDiv: r[0] = zeros_like(g); r[1] = zeros_like(g); break;
+    case Op::FloorDiv: case Op::TruncDiv: r[0] = g.zeros_like(); r[1] = g.zeros_like(); break;
     case Op::Maximum: case Op::Minimum: {
       // Ties split the gradient evenly between the two sides.
-      Tensor a_wins = n->op == Op::Maximum ? x(0) > x(1) : x(0) < x(1);
-      Tensor half = (x(0) == x(1)).to(g.dtype()) * 0.5;
+      Value a_wins = n->op == Op::Maximum ? x(0) > x(1) : x(0) < x(1);
+      Value half = (x(0) == x(1)).to(g.dtype()) * 0.5;
       r[0] = g * (a_wins.to(g.dtype()) + half);
       r[1] = g * ((x(0) != x(1)).to(g.dtype()) - a_wins.to(g.dtype()) + half);
       break;
@@ -130,20 +128,25 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
       // the slice it is out / x; with one zero, only that element gets the
       // product of the rest; with more, nothing.
       const Shape& dims = n->attrs.ints;
-      Tensor zero = x(0) == 0;
-      Tensor nz = zero.sum(dims, true);
-      Tensor rest = T(graph::reduce(Op::Prod, node_of(where(zero, 1.0, x(0))), dims, in[0]->dtype));
+      Value zero = x(0) == 0;
+      Value nz = zero.sum(dims, true);
+      Value rest(graph::reduce(Op::Prod, where(zero, 1.0, x(0)).node, dims, in[0]->dtype));
       r[0] = g * where(nz == 0, out / x(0), where((nz == 1) * zero, rest, 0.0));
       break;
     }
     case Op::Amax: case Op::Amin: {
       // Ties share the gradient evenly.
-      Tensor hit = (x(0) == out).to(g.dtype());
+      Value hit = (x(0) == out).to(g.dtype());
       r[0] = g * hit / hit.sum(n->attrs.ints, true);
       break;
     }
     case Op::Argmax: case Op::Argmin: break;
     case Op::Cumsum: {
+      // A scan of a 0-dim value (the builder keeps no dim for it) is the value.
+      if (n->attrs.ints.empty()) {
+        r[0] = g;
+        break;
+      }
       int64_t d = n->attrs.ints[0];
       r[0] = g.flip({d}).cumsum(d).flip({d});
       break;
@@ -166,8 +169,8 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
     // ---- writes
     case Op::ViewScatter: {
       Layout l = attrs_layout(*n);
-      r[0] = T(graph::view_scatter(gnode, node_of(zeros(l.shape, g.dtype())), l));
-      r[1] = T(graph::as_strided(gnode, l));
+      r[0] = Value(graph::view_scatter(gnode, Value::zeros(l.shape, g.dtype()).node, l));
+      r[1] = Value(graph::as_strided(gnode, l));
       break;
     }
     case Op::Cat: {
@@ -184,7 +187,7 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
       Shape map(n->attrs.ints.begin(), n->attrs.ints.begin() + int64_t(rank));
       Shape sel(n->attrs.ints.begin() + int64_t(rank), n->attrs.ints.end());
       std::vector<NodeRef> idx(in.begin() + 1, in.end());
-      r[0] = T(graph::index_put(node_of(zeros_of(in[0])), gnode, idx, map, sel, true));
+      r[0] = Value(graph::index_put(zeros_of(in[0]).node, gnode, idx, map, sel, true));
       break;
     }
     case Op::IndexPut: {
@@ -194,17 +197,19 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
       std::vector<NodeRef> idx(in.begin() + 2, in.end());
       bool accumulate = n->attrs.value.to_bool();
       // The base keeps its gradient except where it was overwritten.
-      r[0] = accumulate ? g : T(graph::index_put(gnode, node_of(zeros(in[1]->shape, g.dtype())), idx, map, sel, false));
-      r[1] = T(graph::index(gnode, idx, map, sel, in[1]->shape));
+      r[0] = accumulate ? g
+                        : Value(graph::index_put(gnode, Value::zeros(in[1]->shape, g.dtype()).node, idx, map, sel,
+                                                 false));
+      r[1] = Value(graph::index(gnode, idx, map, sel, in[1]->shape));
       break;
     }
   }
   std::vector<NodeRef> grads(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     if (!r[i].defined() || !in[i]->requires_grad) continue;
-    Tensor gi = unbroadcast(r[i], in[i]->shape);
+    Value gi = unbroadcast(r[i], in[i]->shape);
     if (gi.dtype() != in[i]->dtype) gi = gi.to(in[i]->dtype);
-    grads[i] = node_of(gi);
+    grads[i] = gi.node;
   }
   return grads;
 }

@@ -361,6 +361,57 @@ NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> 
   return make(op, t, shape, {in}, a);
 }
 
+Shape reduction_dims(int64_t rank, const Shape& dims, const char* op) {
+  if (dims.empty()) return all_dims(rank);
+  if (rank == 0) {  // dim 0 (or -1) of a 0-dim value: the value itself, as in PyTorch
+    for (int64_t d : dims) wrap_dim(d, 0, op);
+    return {};
+  }
+  Shape out;
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(d, rank, op);
+    if (std::find(out.begin(), out.end(), w) != out.end())
+      throw Error(fmt::format("{}: dim {} appears multiple times in the list of dims", op, w));
+    out.push_back(w);
+  }
+  return out;
+}
+
+namespace {
+// A reduction of everything to one value would run on one thread (threads
+// split output elements). Large ones are folded in two stages instead: a
+// fixed number of chunks in parallel, then their partial results. The chunk
+// count depends on the size only, so results never depend on the thread
+// count. (max/min under autograd stay whole: ties must share the gradient
+// evenly across chunks.)
+constexpr int64_t kSplitAt = int64_t(1) << 18, kChunks = 64;
+
+bool splits_in_two_stages(Op op, const NodeRef& x) {
+  bool splittable = op == Op::Sum || op == Op::Prod || ((op == Op::Amax || op == Op::Amin) && !x->requires_grad);
+  return splittable && x->numel() >= kSplitAt && layout_of(x).is_contiguous();
+}
+}  // namespace
+
+NodeRef reduce_all(Op op, const NodeRef& x, const char* user_op) {
+  int64_t rank = int64_t(x->shape.size());
+  if (!splits_in_two_stages(op, x)) return reduce(op, x, all_dims(rank), std::nullopt, user_op);
+  DType t = x->dtype;
+  // Partial sums of low-precision floats stay in float32: one rounding at the end.
+  std::optional<DType> acc;
+  if ((t == kFloat16 || t == kBFloat16) && (op == Op::Sum || op == Op::Prod)) acc = kFloat32;
+  int64_t n = x->numel(), q = n / kChunks, body = q * kChunks;
+  NodeRef flat = view(x, {n});
+  NodeRef parts = reduce(op, view(slice(flat, 0, 0, body), {kChunks, q}), {1}, acc);
+  NodeRef total = reduce(op, parts, {0, 1});
+  if (body < n) {
+    NodeRef tail = view(reduce(op, slice(flat, 0, body, n - body), {0}, acc), {1, 1});
+    Op merge = op == Op::Sum ? Op::Add : op == Op::Prod ? Op::Mul : op == Op::Amax ? Op::Maximum : Op::Minimum;
+    total = binary(merge, total, tail);
+  }
+  if (acc) total = cast(total, t);
+  return view(total, Shape(size_t(rank), 1));
+}
+
 namespace {
 void check_index_inputs(const char* op, const std::vector<NodeRef>& idx, const Shape& shape) {
   for (const NodeRef& i : idx)

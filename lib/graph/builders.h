@@ -1,6 +1,7 @@
 #pragma once
 // Building graph nodes: every op's shape rule and dtype rule, and the errors
-// they raise. The Tensor API calls these; nothing else creates nodes.
+// they raise. The Tensor API and graph values (graph/value.h) call these;
+// nothing else creates nodes.
 #include <optional>
 #include <vector>
 
@@ -60,6 +61,14 @@ NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim);
 /// `user_op` names the op the user called in errors (default: op's own name).
 NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> acc = std::nullopt,
                const char* user_op = nullptr);
+/// The dims a reduction of a rank-`rank` value over `dims` covers, wrapped,
+/// in the order given (none given: all of them; a 0-dim value has none).
+/// Throws naming `op` for a dim out of range or given twice.
+Shape reduction_dims(int64_t rank, const Shape& dims, const char* op);
+/// reduce() over every dim of x (the result keeps them as size 1). A large
+/// contiguous sum or product, or max/min of values that need no gradient,
+/// folds in two stages so that it runs on more than one thread.
+NodeRef reduce_all(Op op, const NodeRef& x, const char* user_op = nullptr);
 /// src read at data-dependent positions: output element i reads
 /// src[j] where j[map[o]] = i[o] for each output dim o with map[o] >= 0, and
 /// j[sel[k]] = idx[k][i]. Index inputs are int64, of `out_shape`, in range.

@@ -16,19 +16,7 @@ namespace {
 
 // The reduced dims, wrapped; empty means all.
 Shape resolve_dims(const Tensor& x, const Shape& dims, const char* op) {
-  if (dims.empty()) return all_dims(x.dim());
-  if (x.dim() == 0) {  // dim 0 (or -1) of a 0-dim tensor: the value itself, as in PyTorch
-    for (int64_t d : dims) wrap_dim(d, 0, op);
-    return {};
-  }
-  Shape out;
-  for (int64_t d : dims) {
-    int64_t w = wrap_dim(d, x.dim(), op);
-    if (std::find(out.begin(), out.end(), w) != out.end())
-      throw Error(fmt::format("{}: dim {} appears multiple times in the list of dims", op, w));
-    out.push_back(w);
-  }
-  return out;
+  return graph::reduction_dims(x.dim(), dims, op);
 }
 
 // Drops the (size-1) reduced dims unless keepdim.
@@ -40,47 +28,14 @@ Tensor finish(const Tensor& r, const Shape& dims, bool keepdim) {
   return r.view(s);
 }
 
-// A reduction of everything to one value would run on one thread (threads
-// split output elements). Large ones are folded in two stages instead: a
-// fixed number of chunks in parallel, then their partial results. The chunk
-// count depends on the size only, so results never depend on the thread
-// count. (max/min under autograd stay whole: ties must share the gradient
-// evenly across chunks.)
-constexpr int64_t kSplitAt = int64_t(1) << 18, kChunks = 64;
-
-std::optional<Tensor> reduce_in_two_stages(Op op, const Tensor& x) {
-  bool splittable = op == Op::Sum || op == Op::Prod ||
-                    ((op == Op::Amax || op == Op::Amin) && !x.requires_grad());
-  if (!splittable || x.numel() < kSplitAt || !x.is_contiguous()) return std::nullopt;
-  DType t = x.dtype();
-  // Partial sums of low-precision floats stay in float32: one rounding at the end.
-  std::optional<DType> acc;
-  if ((t == kFloat16 || t == kBFloat16) && (op == Op::Sum || op == Op::Prod)) acc = kFloat32;
-  int64_t n = x.numel(), q = n / kChunks, body = q * kChunks;
-  Tensor flat = x.reshape({-1});
-  Tensor parts = wrap(graph::reduce(op, node_of(flat.narrow(0, 0, body).view({kChunks, q})), {1}, acc));
-  Tensor total = wrap(graph::reduce(op, node_of(parts), {0, 1}));
-  if (body < n) {
-    Tensor tail = wrap(graph::reduce(op, node_of(flat.narrow(0, body, n - body)), {0}, acc)).reshape({1, 1});
-    switch (op) {
-      case Op::Sum: total = total + tail; break;
-      case Op::Prod: total = total * tail; break;
-      case Op::Amax: total = maximum(total, tail); break;
-      default: total = minimum(total, tail); break;
-    }
-  }
-  if (acc) total = total.to(t);
-  return total.reshape(Shape(static_cast<size_t>(x.dim()), 1));
-}
-
 // `name`: the op the user called, for errors (max() is an amax).
 Tensor reduce(Op op, const Tensor& x, const Shape& dims, bool keepdim, const char* name = nullptr) {
   if (!name) name = op_name(op);
   node_of(x, name);  // (an undefined x is reported under the user's op name)
   Shape ds = resolve_dims(x, dims, name);
-  std::optional<Tensor> split;
-  if (int64_t(ds.size()) == x.dim()) split = reduce_in_two_stages(op, x);
-  Tensor r = split ? *split : wrap(graph::reduce(op, node_of(x), ds, std::nullopt, name));
+  // (Over every dim, a large reduction folds in two stages: graph::reduce_all.)
+  Tensor r = wrap(int64_t(ds.size()) == x.dim() ? graph::reduce_all(op, node_of(x), name)
+                                                : graph::reduce(op, node_of(x), ds, std::nullopt, name));
   return finish(r, ds, keepdim);
 }
 
