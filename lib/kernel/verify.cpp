@@ -1,23 +1,23 @@
+#include "kernel/verify.h"
+
 #include <string>
 
-#include "codegen/cpu/lowering.h"
-#include "kiln/error.h"
-
-namespace kiln::cpu {
+namespace kiln {
 
 // ---------------------------------------------------------------------------
-// Kernel validation. The emitter trusts the kernel afterwards; a malformed
-// kernel is a scheduler bug, so it is reported here with the instruction
-// rather than as an MLIR verifier error (or a miscompile) later.
+// Kernel validation. Code generators trust the kernel afterwards; a
+// malformed kernel is a scheduler bug (or a hand-written kernel's mistake),
+// so it is reported here with the instruction rather than as a code
+// generator's error (or a miscompile) later.
 
-[[noreturn]] void invalid(const Kernel& k, size_t i, const std::string& why) {
-  throw Error("kiln: failed to compile kernel " + k.name + ": %" + std::to_string(i) + ": " + why);
+[[noreturn]] void invalid_instr(const Kernel& k, size_t i, const std::string& why) {
+  throw KernelError("kernel " + k.name + ": %" + std::to_string(i) + ": " + why, int(i), why);
 }
 
 int stage_of(const Instr& in) { return in.kind == Instr::Kind::Reduce || in.post_reduce ? 1 : 0; }
 
-void validate(const Kernel& k) {
-  auto fail = [&](const std::string& why) { throw Error("kiln: failed to compile kernel " + k.name + ": " + why); };
+void verify_kernel(const Kernel& k) {
+  auto fail = [&](const std::string& why) { throw KernelError("kernel " + k.name + ": " + why, -1, why); };
   if (k.rank < 0) fail("negative rank");
   if (k.reduce_rank < 0 || (k.reduce_rank > 0 && k.reduce_rank >= k.rank))
     fail("reduce_rank " + std::to_string(k.reduce_rank) + " needs at least one output dim (rank " +
@@ -27,20 +27,20 @@ void validate(const Kernel& k) {
     const Instr& in = k.body[i];
     for (int o : in.operands)
       if (o < 0 || size_t(o) >= i || k.body[size_t(o)].kind == Instr::Kind::Store)
-        invalid(k, i, "operand %" + std::to_string(o) + " is not an earlier value");
+        invalid_instr(k, i, "operand %" + std::to_string(o) + " is not an earlier value");
     auto dt = [&](size_t n) { return k.body[size_t(in.operands[n])].dtype; };
     if (!reduction && (in.post_reduce || in.kind == Instr::Kind::Reduce || in.kind == Instr::Kind::Scan))
-      invalid(k, i, "reduction instruction in a kernel without reduced dims (reduce_rank 0)");
+      invalid_instr(k, i, "reduction instruction in a kernel without reduced dims (reduce_rank 0)");
     if (reduction) {
       // Stage 0 sees only stage-0 values, stage 1 only stage-1 values (a
       // Reduce's result, not the per-element values it folded); constants
       // are visible everywhere.
       int st = in.kind == Instr::Kind::Reduce ? 0 : stage_of(in);
-      if (in.kind == Instr::Kind::Scan && in.post_reduce) invalid(k, i, "a scan is a stage-0 value, not [post]");
+      if (in.kind == Instr::Kind::Scan && in.post_reduce) invalid_instr(k, i, "a scan is a stage-0 value, not [post]");
       for (int o : in.operands) {
         const Instr& x = k.body[size_t(o)];
         if (x.kind != Instr::Kind::Const && stage_of(x) != st)
-          invalid(k, i, std::string(st ? "stage-1" : "stage-0") + " instruction uses %" + std::to_string(o) +
+          invalid_instr(k, i, std::string(st ? "stage-1" : "stage-0") + " instruction uses %" + std::to_string(o) +
                             ", a stage-" + std::to_string(stage_of(x)) + " value");
       }
     }
@@ -48,44 +48,44 @@ void validate(const Kernel& k) {
       case Instr::Kind::Load:
       case Instr::Kind::Store: {
         bool load = in.kind == Instr::Kind::Load;
-        if (in.arg < 0 || size_t(in.arg) >= k.args.size()) invalid(k, i, "no such arg");
-        if (!load && in.operands.empty()) invalid(k, i, "store without a value");
+        if (in.arg < 0 || size_t(in.arg) >= k.args.size()) invalid_instr(k, i, "no such arg");
+        if (!load && in.operands.empty()) invalid_instr(k, i, "store without a value");
         const KernelArg& a = k.args[size_t(in.arg)];
         size_t first = load ? 0 : 1;
         if (in.operands.size() - first != size_t(a.num_index))
-          invalid(k, i, std::to_string(in.operands.size() - first) + " index operands, arg" +
+          invalid_instr(k, i, std::to_string(in.operands.size() - first) + " index operands, arg" +
                             std::to_string(in.arg) + " has " + std::to_string(a.num_index));
         for (size_t n = first; n < in.operands.size(); ++n)
-          if (dt(n) != kInt64) invalid(k, i, "index operand %" + std::to_string(in.operands[n]) + " is not int64");
-        if (load && in.accumulate) invalid(k, i, "accumulating load");
-        if (!load && !a.is_output) invalid(k, i, "store to an input arg");
+          if (dt(n) != kInt64) invalid_instr(k, i, "index operand %" + std::to_string(in.operands[n]) + " is not int64");
+        if (load && in.accumulate) invalid_instr(k, i, "accumulating load");
+        if (!load && !a.is_output) invalid_instr(k, i, "store to an input arg");
         DType v = load ? in.dtype : dt(0);
         if (v != a.dtype || in.dtype != a.dtype)
-          invalid(k, i, std::string("dtype ") + std::string(name(v)) + " does not match arg" +
+          invalid_instr(k, i, std::string("dtype ") + std::string(name(v)) + " does not match arg" +
                             std::to_string(in.arg) + " (" + std::string(name(a.dtype)) + ")");
         break;
       }
       case Instr::Kind::Const:
-        if (!in.operands.empty()) invalid(k, i, "const takes no operands");
-        if (in.param >= 0 && !is_floating(in.dtype)) invalid(k, i, "a param const must be floating-point");
+        if (!in.operands.empty()) invalid_instr(k, i, "const takes no operands");
+        if (in.param >= 0 && !is_floating(in.dtype)) invalid_instr(k, i, "a param const must be floating-point");
         break;
       case Instr::Kind::Reduce:
       case Instr::Kind::Scan: {
         bool arg = in.reduce == ReduceOp::ArgMax || in.reduce == ReduceOp::ArgMin;
-        if (in.operands.size() != 1) invalid(k, i, "a reduction takes one operand");
-        if (in.kind == Instr::Kind::Scan && arg) invalid(k, i, "no scan of argmax/argmin");
+        if (in.operands.size() != 1) invalid_instr(k, i, "a reduction takes one operand");
+        if (in.kind == Instr::Kind::Scan && arg) invalid_instr(k, i, "no scan of argmax/argmin");
         if (arg ? in.dtype != kInt64 : in.dtype != dt(0))
-          invalid(k, i, std::string("reduce.") + reduce_op_name(in.reduce) + " of " + std::string(name(dt(0))) +
+          invalid_instr(k, i, std::string("reduce.") + reduce_op_name(in.reduce) + " of " + std::string(name(dt(0))) +
                             " cannot give " + std::string(name(in.dtype)));
         break;
       }
       case Instr::Kind::Compute: {
         if (!is_elementwise(in.op))
-          invalid(k, i, std::string("'") + op_name(in.op) + "' is not an elementwise op");
+          invalid_instr(k, i, std::string("'") + op_name(in.op) + "' is not an elementwise op");
         if (in.operands.size() != size_t(op_info(in.op).arity))
-          invalid(k, i, std::string("wrong operand count for ") + op_name(in.op));
+          invalid_instr(k, i, std::string("wrong operand count for ") + op_name(in.op));
         auto bad = [&] {
-          invalid(k, i, std::string(op_name(in.op)) + " does not take these dtypes (result " +
+          invalid_instr(k, i, std::string(op_name(in.op)) + " does not take these dtypes (result " +
                             std::string(name(in.dtype)) + ")");
         };
         if (in.op == Op::Cast) break;
@@ -107,4 +107,4 @@ void validate(const Kernel& k) {
   }
 }
 
-}  // namespace kiln::cpu
+}  // namespace kiln
