@@ -3,6 +3,7 @@
 // refused with the line and what was expected, or the verifier's reason.
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -139,6 +140,50 @@ TEST(KernelIR, ParseErrorsNameTheLine) {
             "line 5: invalid kernel E_x: %1: store to an input arg");
   EXPECT_EQ(parse_error("kernel R rank=1 reduce=1 {\n}\n"),
             "line 1: invalid kernel R: reduce_rank 1 needs at least one output dim (rank 1)");
+}
+
+// Mutated kernel texts (characters dropped, replaced, lines repeated or
+// dropped) parse or throw kiln::Error: never a crash or another exception.
+TEST(KernelIR, MalformedTextNeverCrashes) {
+  using namespace kiln;
+  Tensor x = rand({4, 6}), idx = tensor({{0, 2}, {1, 1}, {5, 0}, {3, 3}}, TensorOptions().dtype(kInt64));
+  std::vector<std::string> texts;
+  for (auto& t : {nn::layer_norm(x, {6}), x.gather(1, idx), x.cumsum(1), x.pow(2.5) * 0.3})
+    for (const Kernel& k : kernels_of({t})) texts.push_back(k.str());
+  std::mt19937 rng(7);
+  const std::string alphabet = "%=:,{}[]# \n0123456789-.aerx_";
+  int parsed = 0;
+  for (int n = 0; n < 4000; ++n) {
+    std::string s = texts[size_t(n) % texts.size()];
+    for (int m = 0; m < 1 + n % 3; ++m) {
+      size_t at = rng() % s.size();
+      switch (rng() % 4) {
+        case 0: s.erase(at, 1); break;
+        case 1: s[at] = alphabet[rng() % alphabet.size()]; break;
+        case 2: {
+          size_t b = s.rfind('\n', at), e = s.find('\n', at);
+          b = b == std::string::npos ? 0 : b + 1;
+          if (e != std::string::npos) s.insert(b, s.substr(b, e - b + 1));
+          break;
+        }
+        default: {
+          size_t b = s.rfind('\n', at), e = s.find('\n', at);
+          b = b == std::string::npos ? 0 : b + 1;
+          if (e != std::string::npos) s.erase(b, e - b + 1);
+          break;
+        }
+      }
+    }
+    try {
+      Kernel k = parse_kernel(s);
+      EXPECT_EQ(parse_kernel(k.str()).str(), k.str());
+      ++parsed;
+    } catch (const Error&) {
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not a kiln::Error: " << e.what() << "\n" << s;
+    }
+  }
+  EXPECT_GT(parsed, 0);
 }
 
 }  // namespace

@@ -89,7 +89,7 @@ public:
   int64_t integer(const std::string& expected, int64_t lo = 0) {
     if (at_end()) fail(expected);
     std::optional<int64_t> v = parse_int(peek());
-    if (!v || *v < lo) fail(expected);
+    if (!v || *v < lo || *v > std::numeric_limits<int>::max()) fail(expected);
     ++i_;
     return *v;
   }

@@ -310,6 +310,8 @@ private:
   const Kernel& k_;
 };
 
+std::string shape_list(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
 // --- Buffers --------------------------------------------------------------------
 
 // Which stages use each arg.
@@ -382,6 +384,14 @@ void fill_values(DType t, const Fill& f, bool output, int64_t n, char* p, std::m
 Prepared prepare(const Kernel& k, const Launch& la, const std::string& file, uint64_t seed) {
   const int R = k.rank, O = R - k.reduce_rank;
   auto fail = [&](const std::string& why) { throw Error(fmt::format("{}:{}: launch: {}", file, la.line, why)); };
+  // The reference evaluator takes microseconds per element: kernel files
+  // are for small launches.
+  constexpr int64_t kMaxElements = int64_t(1) << 24;
+  int64_t space = 1;
+  for (int64_t s : la.sizes)
+    if (__builtin_mul_overflow(space, std::max<int64_t>(s, 1), &space) || space > kMaxElements)
+      fail(fmt::format("sizes={} is over {} elements (kilnc --kernel runs small launches)", shape_list(la.sizes),
+                       kMaxElements));
   std::vector<ArgUse> use = arg_uses(k);
   Prepared pr;
   pr.params.assign(la.sizes.begin(), la.sizes.end());
@@ -415,11 +425,16 @@ Prepared prepare(const Kernel& k, const Launch& la, const std::string& file, uin
     int dims = post_only ? O : R;
     for (int d = 0; d < R; ++d) empty |= la.sizes[size_t(d)] == 0;
     for (int d = 0; d < dims && !empty; ++d) {
-      int64_t span = (la.sizes[size_t(d)] - 1) * strides[size_t(d)];
-      (span < 0 ? lo : hi) += span;
+      int64_t span = 0;
+      bool over = __builtin_mul_overflow(la.sizes[size_t(d)] - 1, strides[size_t(d)], &span) ||
+                  __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi);
+      if (over || hi >= kMaxElements)
+        fail(fmt::format("arg{}: its strides reach past {} elements", a, kMaxElements));
     }
     if (lo < 0) fail(fmt::format("arg{}: the strides reach element {} (before the buffer): raise arg{}.offset", a, lo, a));
     int64_t numel = std::max<int64_t>(empty ? 1 : hi + 1, 1);
+    if (al.size && *al.size > kMaxElements)
+      fail(fmt::format("arg{}.size={} is over {} elements", a, *al.size, kMaxElements));
     if (al.size) {
       if (*al.size < numel && ka.num_index == 0)
         fail(fmt::format("arg{}.size={} is smaller than the {} elements its strides reach", a, *al.size, numel));
@@ -535,7 +550,6 @@ Comparison compare(DType t, const std::vector<char>& ref, const char* got, int64
   return c;
 }
 
-std::string shape_list(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
 
 }  // namespace
 
