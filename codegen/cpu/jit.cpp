@@ -169,6 +169,18 @@ std::unordered_map<CpuKernelFn, llvm::orc::ResourceTrackerSP>& trackers() {
 
 }  // namespace
 
+void validate(const Kernel& k) {
+  try {
+    verify_kernel(k);
+  } catch (const KernelError& e) {
+    throw Error(std::string("kiln: failed to compile ") + e.what());
+  }
+}
+
+[[noreturn]] void invalid(const Kernel& k, size_t i, const std::string& why) {
+  throw Error("kiln: failed to compile kernel " + k.name + ": %" + std::to_string(i) + ": " + why);
+}
+
 std::string compile_object(const Kernel& k) {
   validate(k);
   Compilation c(k, symbol(k));

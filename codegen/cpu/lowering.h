@@ -1,6 +1,6 @@
 #pragma once
 // The CPU backend's stages, for its own files (the only ones that see MLIR
-// and LLVM): Kernel IR -> validated (validate.cpp) -> decomposed into
+// and LLVM): Kernel IR -> validated (kernel/verify.h) -> decomposed into
 // primitives (lib/kernel/decompose.h) -> MLIR (kernel_to_mlir.cpp: loops in
 // kernel_builder.h, reduction_loops.cpp, matmul_tile.cpp; one value in
 // scalar_emitter.cpp) -> the LLVM dialect and optimized LLVM IR
@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernel/kernel.h"
+#include "kernel/verify.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/LogicalResult.h"
@@ -20,15 +21,11 @@ class TargetMachine;
 
 namespace kiln::cpu {
 
-/// Checks `k` before anything is built from it (a malformed kernel is a
-/// scheduler bug: the error names the instruction).
+/// Checks `k` before anything is built from it: the Kernel IR verifier
+/// (kernel/verify.h), reported as a failed compilation.
 void validate(const Kernel& k);
-/// The error for instruction i of `k`.
+/// The compile error for instruction i of `k`.
 [[noreturn]] void invalid(const Kernel& k, size_t i, const std::string& why);
-/// The stage an instruction's value belongs to in a reduction kernel: 0 runs
-/// per element of the reduced dims, 1 once per output element. A Reduce is
-/// folded in stage 0 but its value is a stage-1 value.
-int stage_of(const Instr& in);
 
 /// The kernel as an MLIR module (func, scf, arith, math, llvm dialects)
 /// defining the entry point `sym` (a CpuKernelFn).

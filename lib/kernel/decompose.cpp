@@ -295,6 +295,11 @@ private:
     V a = arg(in, 0);
     V bb = in.operands.size() > 1 ? arg(in, 1) : -1;
     auto r = [&](V v) { return round_to(out, v); };
+    if (is_primitive(op)) {  // an already decomposed kernel: decompose() is idempotent
+      std::vector<V> x;
+      for (size_t n = 0; n < in.operands.size(); ++n) x.push_back(arg(in, n));
+      return b_.op(op, out, std::move(x));
+    }
     switch (op) {
       case Op::Cast: return cast(a, t, out);
       case Op::Copy: return a;

@@ -7,14 +7,12 @@
 
 namespace kiln {
 
-namespace {
-
-const char* short_name(DType t) {
+const char* short_dtype_name(DType t) {
   static constexpr const char* names[] = {"i1", "i8", "u8", "i16", "i32", "i64", "f16", "bf16", "f32", "f64"};
   return names[size_t(t)];
 }
 
-const char* inner_name(InnerStride s) {
+const char* inner_stride_name(InnerStride s) {
   switch (s) {
     case InnerStride::Contig: return "contig";
     case InnerStride::Bcast: return "bcast";
@@ -22,8 +20,6 @@ const char* inner_name(InnerStride s) {
   }
   return "strided";
 }
-
-}  // namespace
 
 const char* reduce_op_name(ReduceOp op) {
   static constexpr const char* names[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
@@ -36,7 +32,7 @@ std::string Kernel::str() const {
                               serial ? " serial" : "", contraction ? " contraction" : "");
   for (size_t a = 0; a < args.size(); ++a)
     s += fmt::format("  arg{}: {} {} inner={}{}\n", a, args[a].is_output ? "out" : "in",
-                     short_name(args[a].dtype), inner_name(args[a].inner),
+                     short_dtype_name(args[a].dtype), inner_stride_name(args[a].inner),
                      args[a].num_index ? fmt::format(" indices={}", args[a].num_index) : "");
   auto operands = [](const Instr& in, size_t from) {
     std::string ops;
@@ -48,23 +44,23 @@ std::string Kernel::str() const {
     std::string post = in.post_reduce ? "  [post]" : "";
     switch (in.kind) {
       case Instr::Kind::Load:
-        s += fmt::format("  %{} = load arg{}{} : {}{}\n", i, in.arg, operands(in, 0), short_name(in.dtype), post);
+        s += fmt::format("  %{} = load arg{}{} : {}{}\n", i, in.arg, operands(in, 0), short_dtype_name(in.dtype), post);
         break;
       case Instr::Kind::Reduce:
       case Instr::Kind::Scan:
         s += fmt::format("  %{} = {}.{} %{} : {}{}\n", i, in.kind == Instr::Kind::Reduce ? "reduce" : "scan",
-                         reduce_op_name(in.reduce), in.operands.at(0), short_name(in.dtype), post);
+                         reduce_op_name(in.reduce), in.operands.at(0), short_dtype_name(in.dtype), post);
         break;
       case Instr::Kind::Const:
         if (in.param >= 0)
-          s += fmt::format("  %{} = param {} : {}{}\n", i, in.param, short_name(in.dtype), post);
+          s += fmt::format("  %{} = param {} : {}{}\n", i, in.param, short_dtype_name(in.dtype), post);
         else
-          s += fmt::format("  %{} = const {} : {}{}\n", i, in.value.str(), short_name(in.dtype), post);
+          s += fmt::format("  %{} = const {} : {}{}\n", i, in.value.str(), short_dtype_name(in.dtype), post);
         break;
       case Instr::Kind::Compute: {
         std::string ops;
         for (int o : in.operands) ops += fmt::format("{}%{}", ops.empty() ? "" : ", ", o);
-        s += fmt::format("  %{} = {} {} : {}{}\n", i, op_name(in.op), ops, short_name(in.dtype), post);
+        s += fmt::format("  %{} = {} {} : {}{}\n", i, op_name(in.op), ops, short_dtype_name(in.dtype), post);
         break;
       }
       case Instr::Kind::Store:

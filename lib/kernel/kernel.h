@@ -63,6 +63,10 @@
 namespace kiln {
 
 enum class InnerStride : uint8_t { Contig, Bcast, General };
+/// The printed names: "contig", "bcast", "strided".
+const char* inner_stride_name(InnerStride s);
+/// The printed dtype names: i1 (bool), i8, u8, i16, i32, i64, f16, bf16, f32, f64.
+const char* short_dtype_name(DType t);
 
 struct KernelArg {
   bool is_output = false;

@@ -21,6 +21,7 @@
 #include "runtime/big_stack.h"
 #include "runtime/buffer.h"
 #include "schedule/schedule.h"
+#include "kernel_file.h"
 #include "targets.h"
 #include "tensor/tensor_impl.h"
 #include "text/npy.h"
@@ -41,6 +42,7 @@ struct UsageError : Error {
 };
 
 const char* kUsage = R"(usage: kilnc FILE [options]
+       kilnc --kernel FILE [--seed=N] [--emit=kernel|STAGE] [-o FILE]
 
 Reads a graph in kiln's textual IR (FILE '-' reads stdin) and prints stages
 of its compilation, or runs it. With no --emit, --run or --time: --emit=graph.
@@ -73,6 +75,10 @@ of its compilation, or runs it. With no --emit, --run or --time: --emit=graph.
   --input=%x=FILE.npy      take input %x from an .npy file (repeatable)
   --inline-limit=N         printed graphs show the data of inputs with at most
                            N elements (default 32)
+  --kernel                 FILE holds Kernel IR kernels with launch lines (see
+                           below): run each on every backend that can run
+                           here and compare with the reference evaluator; with
+                           --emit=kernel or a target stage, print them instead
   -o FILE                  write to FILE instead of stdout
   -h, --help               this text
 
@@ -86,6 +92,9 @@ Examples:
   kilnc model.kiln --run --seed=1
   kilnc model.kiln --run --input=%x=x.npy --time
   kilnc model.kiln --emit=graph | kilnc - --emit=graph
+  kilnc --kernel test/kernel/elementwise.kir
+
+{}
 )";
 
 std::string usage() {
@@ -97,7 +106,7 @@ std::string usage() {
   }
   stages.pop_back();
   target_list.pop_back();
-  return fmt::format(fmt::runtime(kUsage), stages, target_list);
+  return fmt::format(fmt::runtime(kUsage), stages, target_list, kKernelUsage);
 }
 
 // ---------------------------------------------------------------------------
@@ -111,6 +120,7 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> grad_of;  // output, seed ("" = ones)
   std::vector<std::string> wrt;
   bool run = false, time = false;
+  bool kernel = false;  // FILE is a kernel file (kernel_file.h)
   uint64_t seed = 0;
   std::map<std::string, std::string> input_files;
   int64_t inline_limit = 32;
@@ -173,7 +183,7 @@ Options parse_args(int argc, char** argv) {
     }
     static const std::unordered_set<std::string> with_value = {"--emit", "--target", "--grad",  "--wrt",
                                                                "--seed", "--input",  "--inline-limit", "-o"};
-    static const std::unordered_set<std::string> flags = {"--run", "--time"};
+    static const std::unordered_set<std::string> flags = {"--run", "--time", "--kernel"};
     if (with_value.count(name)) {
       if (!has_value) {
         if (i + 1 >= argc) throw UsageError(fmt::format("option '{}' needs a value", name));
@@ -213,9 +223,23 @@ Options parse_args(int argc, char** argv) {
       o.run = true;
     } else if (name == "--time") {
       o.time = true;
+    } else if (name == "--kernel") {
+      o.kernel = true;
     }
   }
   if (!have_file) throw UsageError("no input file (see kilnc --help)");
+  if (o.kernel) {
+    if (o.grad || o.run || o.time || !o.input_files.empty())
+      throw UsageError("--kernel runs a kernel file: --grad, --wrt, --run, --time and --input do not apply");
+    for (const std::string& s : o.emit) {
+      bool ok = s == "kernel";
+      for (const Target& t : targets())
+        for (const Stage& st : t.stages) ok |= st.name == s && t.name == targets()[0].name;
+      if (!ok) throw UsageError(fmt::format("--kernel --emit: '{}' is not kernel or a stage of target '{}'", s,
+                                            targets()[0].name));
+    }
+    return o;
+  }
 
   const Target* target = find_target(o.target);
   if (!target) {
@@ -376,6 +400,22 @@ int main_(int argc, char** argv) {
     // kiln reports each kernel's compile and run time at debug level 1.
     const char* level = std::getenv("KILN_DEBUG");
     if (!level || std::atoi(level) < 1) setenv("KILN_DEBUG", "1", 1);
+  }
+  if (o.kernel) {
+    std::ofstream kernel_out;
+    if (!o.out_file.empty()) {
+      kernel_out.open(o.out_file, std::ios::binary);
+      if (!kernel_out) throw UsageError(fmt::format("cannot write '{}': {}", o.out_file, std::strerror(errno)));
+    }
+    std::ostream& out = o.out_file.empty() ? std::cout : kernel_out;
+    KernelFileOptions ko;
+    ko.file = o.file == "-" ? "<stdin>" : o.file;
+    ko.seed = o.seed;
+    ko.emit = o.emit;
+    int status = run_kernel_file(read_source(o.file), ko, out);
+    out.flush();
+    if (!out) throw Error("write error on the output");
+    return status;
   }
   const Target& target = *find_target(o.target);
   // Fails now for targets without a backend (before any work).

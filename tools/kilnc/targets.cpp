@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "backend/backend.h"
+#include "backend/kernel_cache.h"
 #include "kiln/runtime.h"
 
 namespace kilnc {
@@ -17,6 +18,10 @@ public:
   explicit RegisteredBackend(kiln::Backend& b) : b_(b) {}
   std::string emit(const std::string& stage, const kiln::Kernel& k) const override { return b_.emit(k, stage); }
   void run(const std::vector<kiln::Tensor>& outputs) const override { kiln::realize(outputs); }
+  void launch(const kiln::Kernel& k, void* const* ptrs, const int64_t* params,
+              const kiln::Shape& sizes) const override {
+    kiln::compiled_kernel(b_, k).launch(k, ptrs, params, sizes);
+  }
 
 private:
   kiln::Backend& b_;

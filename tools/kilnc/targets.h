@@ -26,6 +26,10 @@ public:
   virtual std::string emit(const std::string& stage, const kiln::Kernel& k) const = 0;
   /// Computes the tensors (their graphs run on this target).
   virtual void run(const std::vector<kiln::Tensor>& outputs) const = 0;
+  /// Compiles (through the kernel cache) and launches one kernel with
+  /// kernel.h's launch layout (kilnc --kernel).
+  virtual void launch(const kiln::Kernel& k, void* const* ptrs, const int64_t* params,
+                      const kiln::Shape& sizes) const = 0;
 };
 
 struct Target {
