@@ -141,8 +141,9 @@ bool same_scalar(const kiln::Scalar& a, const kiln::Scalar& b) {
       return "";
     }
     if (x->op != y->op || x->inputs.size() != y->inputs.size()) return "ops differ: " + where;
-    if (!same_scalar(x->attrs.value, y->attrs.value) || x->attrs.ints != y->attrs.ints ||
-        (x->op == kiln::Op::Cast && x->attrs.dtype != y->attrs.dtype))
+    bool full = x->op == kiln::Op::Full;
+    if (full ? !same_scalar(x->attr<kiln::FullAttrs>().value, y->attr<kiln::FullAttrs>().value)
+             : kiln::attrs_str(x->attrs) != kiln::attrs_str(y->attrs))
       return "attributes differ at " + where;
     for (size_t i = 0; i < x->inputs.size(); ++i)
       if (std::string e = eq(x->inputs[i], y->inputs[i]); !e.empty()) return e;

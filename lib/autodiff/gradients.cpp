@@ -26,7 +26,7 @@ Value unbroadcast(const Value& g, const Shape& shape) {
 
 Value zeros_of(const NodeRef& x) { return Value::zeros(x->shape, x->dtype); }
 
-Layout attrs_layout(const Node& n) { return decode_layout(n.attrs.ints); }
+Layout attrs_layout(const Node& n) { return n.attr<StridedAttrs>().layout(); }
 
 // Gradient of a view given by `l` (over x's contiguous order): the
 // gradient written into zeros at the view's positions.
@@ -127,7 +127,7 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
       // The product of the others, also where inputs are 0: with no zero in
       // the slice it is out / x; with one zero, only that element gets the
       // product of the rest; with more, nothing.
-      const Shape& dims = n->attrs.ints;
+      const Shape& dims = n->attr<ReduceAttrs>().dims;
       Value zero = x(0) == 0;
       Value nz = zero.sum(dims, true);
       Value rest(graph::reduce(Op::Prod, where(zero, 1.0, x(0)).node, dims, in[0]->dtype));
@@ -137,17 +137,17 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
     case Op::Amax: case Op::Amin: {
       // Ties share the gradient evenly.
       Value hit = (x(0) == out).to(g.dtype());
-      r[0] = g * hit / hit.sum(n->attrs.ints, true);
+      r[0] = g * hit / hit.sum(n->attr<ReduceAttrs>().dims, true);
       break;
     }
     case Op::Argmax: case Op::Argmin: break;
     case Op::Cumsum: {
-      // A scan of a 0-dim value (the builder keeps no dim for it) is the value.
-      if (n->attrs.ints.empty()) {
+      // A scan of a 0-dim value is the value.
+      if (n->shape.empty()) {
         r[0] = g;
         break;
       }
-      int64_t d = n->attrs.ints[0];
+      int64_t d = n->attr<ScanAttrs>().dim;
       r[0] = g.flip({d}).cumsum(d).flip({d});
       break;
     }
@@ -155,8 +155,9 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
     // ---- views
     case Op::Reshape: r[0] = g.reshape(in[0]->shape); break;
     case Op::Permute: {
-      Shape inv(n->attrs.ints.size());
-      for (size_t i = 0; i < inv.size(); ++i) inv[n->attrs.ints[i]] = int64_t(i);
+      const Shape& dims = n->attr<PermuteAttrs>().dims;
+      Shape inv(dims.size());
+      for (size_t i = 0; i < inv.size(); ++i) inv[size_t(dims[i])] = int64_t(i);
       r[0] = g.permute(inv);
       break;
     }
@@ -174,7 +175,7 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
       break;
     }
     case Op::Cat: {
-      int64_t d = n->attrs.ints[0], start = 0;
+      int64_t d = n->attr<CatAttrs>().dim, start = 0;
       for (size_t i = 0; i < in.size(); ++i) {
         r[i] = g.narrow(d, start, in[i]->shape[d]);
         start += in[i]->shape[d];
@@ -183,19 +184,14 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
     }
     case Op::Index: {
       // Every read element gets the gradient of what it was read into.
-      size_t rank = n->shape.size();
-      Shape map(n->attrs.ints.begin(), n->attrs.ints.begin() + int64_t(rank));
-      Shape sel(n->attrs.ints.begin() + int64_t(rank), n->attrs.ints.end());
+      const auto& [map, sel] = n->attr<IndexAttrs>();
       std::vector<NodeRef> idx(in.begin() + 1, in.end());
       r[0] = Value(graph::index_put(zeros_of(in[0]).node, gnode, idx, map, sel, true));
       break;
     }
     case Op::IndexPut: {
-      size_t rank = in[1]->shape.size();
-      Shape map(n->attrs.ints.begin(), n->attrs.ints.begin() + int64_t(rank));
-      Shape sel(n->attrs.ints.begin() + int64_t(rank), n->attrs.ints.end());
+      const auto& [map, sel, accumulate] = n->attr<IndexPutAttrs>();
       std::vector<NodeRef> idx(in.begin() + 2, in.end());
-      bool accumulate = n->attrs.value.to_bool();
       // The base keeps its gradient except where it was overwritten.
       r[0] = accumulate ? g
                         : Value(graph::index_put(gnode, Value::zeros(in[1]->shape, g.dtype()).node, idx, map, sel,

@@ -9,7 +9,7 @@ namespace kiln::graph {
 
 namespace {
 
-NodeRef make(Op op, DType dtype, Shape shape, std::vector<NodeRef> inputs, Attrs attrs = {}) {
+NodeRef make(Op op, DType dtype, Shape shape, std::vector<NodeRef> inputs, Attrs attrs = NoAttrs{}) {
   auto n = std::make_shared<Node>(op, dtype, std::move(shape), std::move(attrs), std::move(inputs));
   // A float result of an input that requires grad requires grad (integer
   // and bool values carry no gradient).
@@ -81,24 +81,20 @@ NodeRef buffer(std::shared_ptr<Buffer> buf, DType dtype, Layout layout) {
 }
 
 NodeRef full(const Scalar& value, DType dtype, const Shape& shape) {
-  Attrs a;
-  a.value = value;
-  return make(Op::Full, dtype, shape, {}, a);
+  return make(Op::Full, dtype, shape, {}, FullAttrs{value});
 }
 
 NodeRef cast(const NodeRef& x, DType dtype) {
   if (x->dtype == dtype) return x;
   // A constant is cast at build time: kernels then see one constant.
   if (x->op == Op::Full) {
-    Scalar v = x->attrs.value;
+    Scalar v = x->attr<FullAttrs>().value;
     if (dtype == kBool) v = Scalar(v.to_bool());
     else if (is_integral(dtype)) v = Scalar(v.to_int());
     else v = Scalar(v.to_double());
     return full(v, dtype, x->shape);
   }
-  Attrs a;
-  a.dtype = dtype;
-  return make(Op::Cast, dtype, x->shape, {x}, a);
+  return make(Op::Cast, dtype, x->shape, {x});
 }
 
 NodeRef copy(const NodeRef& x) { return make(Op::Copy, x->dtype, x->shape, {x}); }
@@ -148,13 +144,13 @@ NodeRef where(const NodeRef& cond, const Operand& a, const Operand& b) {
 
 std::optional<Layout> apply_view(Op op, const Attrs& attrs, const Layout& in) {
   switch (op) {
-    case Op::Reshape: return in.reshape(attrs.ints);
-    case Op::Permute: return in.permute(attrs.ints);
-    case Op::Expand: return in.expand(attrs.ints);
+    case Op::Reshape: return in.reshape(std::get<ShapeAttrs>(attrs).shape);
+    case Op::Permute: return in.permute(std::get<PermuteAttrs>(attrs).dims);
+    case Op::Expand: return in.expand(std::get<ShapeAttrs>(attrs).shape);
     case Op::Detach: return in;
     case Op::Slice: {
       Layout l = in;
-      int64_t dim = attrs.ints[0], start = attrs.ints[1], len = attrs.ints[2], step = attrs.ints[3];
+      const auto& [dim, start, len, step] = std::get<SliceAttrs>(attrs);
       l.offset += start * l.strides[dim];
       l.shape[dim] = len;
       l.strides[dim] *= step;
@@ -162,7 +158,7 @@ std::optional<Layout> apply_view(Op op, const Attrs& attrs, const Layout& in) {
     }
     case Op::AsStrided: {
       if (!in.is_contiguous()) return std::nullopt;
-      Layout l = decode_layout(attrs.ints);
+      Layout l = std::get<StridedAttrs>(attrs).layout();
       l.offset += in.offset;
       return l;
     }
@@ -215,8 +211,7 @@ Shape infer_shape(const Shape& shape, int64_t n, const char* op) {
 
 NodeRef view(const NodeRef& x, const Shape& shape) {
   Shape to = infer_shape(shape, x->numel(), "view");
-  Attrs a;
-  a.ints = to;
+  ShapeAttrs a{to};
   if (!layout_of(x).reshape(to))
     throw Error(fmt::format("view: view size {} is not compatible with input tensor's size {} and "
                             "stride {} (at least one dimension spans across two contiguous "
@@ -228,8 +223,7 @@ NodeRef view(const NodeRef& x, const Shape& shape) {
 NodeRef reshape(const NodeRef& x, const Shape& shape) {
   Shape to = infer_shape(shape, x->numel(), "reshape");
   if (to == x->shape) return x;
-  Attrs a;
-  a.ints = to;
+  ShapeAttrs a{to};
   NodeRef in = layout_of(x).reshape(to) ? x : copy(x);
   return make_view(Op::Reshape, in, to, a);
 }
@@ -248,9 +242,7 @@ NodeRef permute(const NodeRef& x, const Shape& dims) {
   }
   Shape shape(n);
   for (int64_t i = 0; i < n; ++i) shape[i] = x->shape[d[i]];
-  Attrs a;
-  a.ints = d;
-  return make_view(Op::Permute, x, shape, a);
+  return make_view(Op::Permute, x, shape, PermuteAttrs{d});
 }
 
 NodeRef expand(const NodeRef& x, const Shape& shape, const char* op) {
@@ -279,18 +271,14 @@ NodeRef expand(const NodeRef& x, const Shape& shape, const char* op) {
       throw Error(fmt::format("{}: shape {} to {}: {}", op, shape_str(in), shape_str(shape),
                               d < 0 ? "negative size" : "too many elements (overflows int64)"));
   if (to == in) return x;
-  Attrs a;
-  a.ints = to;
-  return make_view(Op::Expand, x, to, a);
+  return make_view(Op::Expand, x, to, ShapeAttrs{to});
 }
 
 NodeRef slice(const NodeRef& x, int64_t dim, int64_t start, int64_t length, int64_t step) {
   if (start == 0 && step == 1 && length == x->shape[dim]) return x;
-  Attrs a;
-  a.ints = {dim, start, length, step};
   Shape shape = x->shape;
   shape[dim] = length;
-  return make_view(Op::Slice, x, shape, a);
+  return make_view(Op::Slice, x, shape, SliceAttrs{dim, start, length, step});
 }
 
 NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim) {
@@ -320,9 +308,7 @@ NodeRef cat(const std::vector<NodeRef>& xs, int64_t dim) {
   std::vector<NodeRef> casted;
   for (const NodeRef& x : ins) casted.push_back(cast(x, t));
   if (casted.size() == 1) return copy(casted[0]);
-  Attrs a;
-  a.ints = {d};
-  return make(Op::Cat, t, shape, casted, a);
+  return make(Op::Cat, t, shape, casted, CatAttrs{d});
 }
 
 NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> acc, const char* user_op) {
@@ -355,10 +341,8 @@ NodeRef reduce(Op op, const NodeRef& x, const Shape& dims, std::optional<DType> 
   if (acc) t = *acc;
   if (op == Op::Argmax || op == Op::Argmin) t = kInt64;
   NodeRef in = (op == Op::Sum || op == Op::Prod || op == Op::Cumsum) ? cast(x, t) : x;
-  Attrs a;
-  a.ints = ds;
-  if (op == Op::Cumsum) return make(op, t, x->shape, {in}, a);
-  return make(op, t, shape, {in}, a);
+  if (op == Op::Cumsum) return make(op, t, x->shape, {in}, ScanAttrs{ds.empty() ? 0 : ds[0]});
+  return make(op, t, shape, {in}, ReduceAttrs{ds});
 }
 
 Shape reduction_dims(int64_t rank, const Shape& dims, const char* op) {
@@ -424,44 +408,34 @@ void check_index_inputs(const char* op, const std::vector<NodeRef>& idx, const S
 NodeRef index(const NodeRef& src, const std::vector<NodeRef>& idx, const Shape& map, const Shape& sel,
               const Shape& out_shape) {
   check_index_inputs("index", idx, out_shape);
-  Attrs a;
-  a.ints = map;
-  a.ints.insert(a.ints.end(), sel.begin(), sel.end());
   std::vector<NodeRef> ins = {src};
   ins.insert(ins.end(), idx.begin(), idx.end());
-  return make(Op::Index, src->dtype, out_shape, ins, a);
+  return make(Op::Index, src->dtype, out_shape, ins, IndexAttrs{map, sel});
 }
 
 NodeRef index_put(const NodeRef& base, const NodeRef& value, const std::vector<NodeRef>& idx, const Shape& map,
                   const Shape& sel, bool accumulate) {
   const Shape& iter = idx.at(0)->shape;
   check_index_inputs("index_put", idx, iter);
-  Attrs a;
-  a.ints = map;
-  a.ints.insert(a.ints.end(), sel.begin(), sel.end());
-  a.value = Scalar(accumulate);
+  IndexPutAttrs a{map, sel, accumulate};
   std::vector<NodeRef> ins = {base, expand(cast(value, base->dtype), iter)};
   ins.insert(ins.end(), idx.begin(), idx.end());
   return make(Op::IndexPut, base->dtype, base->shape, ins, a);
 }
 
 NodeRef detach(const NodeRef& x) {
-  auto n = std::make_shared<Node>(Op::Detach, x->dtype, x->shape, Attrs{}, std::vector<NodeRef>{x});
+  auto n = std::make_shared<Node>(Op::Detach, x->dtype, x->shape, NoAttrs{}, std::vector<NodeRef>{x});
   if (x->realized()) n->set_realized(x->buffer, x->layout);
   return n;
 }
 
 NodeRef as_strided(const NodeRef& x, const Layout& l) {
-  Attrs a;
-  a.ints = encode_layout(l);
   NodeRef in = layout_of(x).is_contiguous() ? x : copy(x);
-  return make_view(Op::AsStrided, in, l.shape, a);
+  return make_view(Op::AsStrided, in, l.shape, StridedAttrs::of(l));
 }
 
 NodeRef view_scatter(const NodeRef& base, const NodeRef& src, const Layout& l) {
-  Attrs a;
-  a.ints = encode_layout(l);
-  return make(Op::ViewScatter, base->dtype, base->shape, {base, cast(src, base->dtype)}, a);
+  return make(Op::ViewScatter, base->dtype, base->shape, {base, cast(src, base->dtype)}, StridedAttrs::of(l));
 }
 
 }  // namespace kiln::graph

@@ -106,19 +106,3 @@ std::optional<Layout> Layout::reshape(const Shape& to) const {
 
 }  // namespace kiln
 
-namespace kiln {
-
-Shape encode_layout(const Layout& l) {
-  Shape s = l.shape;
-  s.insert(s.end(), l.strides.begin(), l.strides.end());
-  s.push_back(l.offset);
-  return s;
-}
-
-Layout decode_layout(const Shape& ints) {
-  size_t r = (ints.size() - 1) / 2;
-  return Layout{Shape(ints.begin(), ints.begin() + r), Shape(ints.begin() + r, ints.begin() + 2 * r),
-                ints.back()};
-}
-
-}  // namespace kiln

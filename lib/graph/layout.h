@@ -40,8 +40,3 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
 
 }  // namespace kiln
 
-namespace kiln {
-/// Layouts as flat integer lists (shape, strides, offset), for op attributes.
-Shape encode_layout(const Layout& l);
-Layout decode_layout(const Shape& ints);
-}  // namespace kiln

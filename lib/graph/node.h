@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/attrs.h"
 #include "graph/layout.h"
 #include "kiln/scalar.h"
 #include "runtime/buffer.h"
@@ -13,7 +14,7 @@
 namespace kiln {
 
 enum class Op : uint8_t {
-#define OP(E, name, kind, arity, traits) E,
+#define OP(E, name, kind, arity, traits, attrs) E,
 #include "graph/ops.def"
 #undef OP
 };
@@ -27,6 +28,7 @@ struct OpInfo {
   OpKind kind;
   int arity;
   OpTraits traits;
+  size_t attrs_index;  // which Attrs alternative its nodes carry
 };
 const OpInfo& op_info(Op op);
 inline const char* op_name(Op op) { return op_info(op).name; }
@@ -42,12 +44,11 @@ inline bool is_reduce(Op op) {
   return op_info(op).kind == OpKind::Reduce || op_info(op).kind == OpKind::Scan;
 }
 
-/// Op attributes; each op uses the fields its table entry names.
-struct Attrs {
-  Scalar value;      // Full
-  DType dtype = kFloat32;  // Cast
-  Shape ints;        // Reshape/Expand: shape; Permute: dims
-};
+/// The attributes a node of `op` starts from (its ops.def entry's struct,
+/// default values).
+Attrs default_attrs(Op op);
+/// "dim = 1, start = 0, ..." (every field; "" for none): for messages and keys.
+std::string attrs_str(const Attrs& a);
 
 struct Node;
 using NodeRef = std::shared_ptr<Node>;
@@ -94,7 +95,12 @@ struct Node {
   /// value into the caller's memory and the node then aliases it.
   std::shared_ptr<External> write_back;
 
+  /// Throws kiln::Error (an internal error) when `attrs` is not the struct
+  /// ops.def names for `op`.
   Node(Op op, DType dtype, Shape shape, Attrs attrs, std::vector<NodeRef> inputs);
+
+  /// The attributes as their struct (ops.def names it for each op).
+  template <class A> const A& attr() const { return std::get<A>(attrs); }
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -104,6 +110,9 @@ struct Node {
   /// Marks the node computed: it keeps `buf` laid out as `layout`, forgets inputs.
   void set_realized(std::shared_ptr<Buffer> buf, Layout layout);
 };
+
+/// The dims a Reduce or Scan node folds (a scan of a 0-dim value: none).
+Shape reduced_dims(const Node& n);
 
 /// Number of Node objects alive (for the leak/flatness tests).
 int64_t nodes_alive();

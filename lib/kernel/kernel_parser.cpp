@@ -150,7 +150,7 @@ const std::unordered_map<std::string_view, Op>& ops_by_name() {
   static const std::unordered_map<std::string_view, Op> m = [] {
     std::unordered_map<std::string_view, Op> by_name;
     constexpr int kNumOps = 0
-#define OP(E, name, kind, arity, traits) +1
+#define OP(E, name, kind, arity, traits, attrs) +1
 #include "graph/ops.def"
 #undef OP
         ;

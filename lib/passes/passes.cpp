@@ -13,7 +13,9 @@ namespace kiln::passes {
 namespace {
 
 bool is_full_of(const NodeRef& n, double v) {
-  return n->op == Op::Full && !n->realized() && n->attrs.value.to_double() == v && !n->attrs.value.is_bool();
+  if (n->op != Op::Full || n->realized()) return false;
+  const Scalar& x = n->attr<FullAttrs>().value;
+  return x.to_double() == v && !x.is_bool();
 }
 
 // Every value of `from` survives a round trip through `via`.
@@ -30,8 +32,7 @@ bool widens(DType from, DType via) {
 }
 
 std::string key_of(const Node& n, const std::vector<NodeRef>& inputs) {
-  std::string k = fmt::format("{}|{}|{}|{}|{}|{}", int(n.op), int(n.dtype), fmt::join(n.shape, ","),
-                              n.attrs.value.str(), int(n.attrs.dtype), fmt::join(n.attrs.ints, ","));
+  std::string k = fmt::format("{}|{}|{}|{}", int(n.op), int(n.dtype), fmt::join(n.shape, ","), attrs_str(n.attrs));
   for (const NodeRef& x : inputs) k += fmt::format("|{}", static_cast<const void*>(x.get()));
   return k;
 }
@@ -110,11 +111,12 @@ private:
         break;
       case Op::Permute: {
         bool identity = true;
-        for (size_t i = 0; i < n.attrs.ints.size(); ++i) identity &= n.attrs.ints[i] == int64_t(i);
+        const Shape& dims = n.attr<PermuteAttrs>().dims;
+        for (size_t i = 0; i < dims.size(); ++i) identity &= dims[i] == int64_t(i);
         if (identity) return in[0];
         if (in[0]->op == Op::Permute && !in[0]->realized()) {
-          Attrs a = n.attrs;
-          for (size_t i = 0; i < a.ints.size(); ++i) a.ints[i] = in[0]->attrs.ints[n.attrs.ints[i]];
+          PermuteAttrs a{dims};
+          for (size_t i = 0; i < a.dims.size(); ++i) a.dims[i] = in[0]->attr<PermuteAttrs>().dims[size_t(dims[i])];
           return view(n, in[0]->inputs[0], a);
         }
         break;
@@ -135,10 +137,10 @@ private:
   // in that order and read back through views, the same value. Its producer
   // then runs once per element in the copy instead of once per use.
   NodeRef pack_contraction(const Node& sum, const NodeRef& mul) {
-    if (mul->realized() || mul->op != Op::Mul || sum.attrs.ints.size() != 1) return nullptr;
+    if (mul->realized() || mul->op != Op::Mul || sum.attr<ReduceAttrs>().dims.size() != 1) return nullptr;
     if (mul->dtype != kFloat32 && mul->dtype != kFloat64) return nullptr;
     const Shape& full = mul->shape;
-    size_t R = full.size(), d = size_t(sum.attrs.ints[0]);
+    size_t R = full.size(), d = size_t(sum.attr<ReduceAttrs>().dims[0]);
     if (full[d] <= 1) return nullptr;
     std::vector<NodeRef> ops = mul->inputs;
     bool changed = false;

@@ -27,7 +27,7 @@ ReduceOp reduce_op_of(Op op) {
 // scan, at every position).
 Unit reduce_unit(const NodeRef& n) {
   const NodeRef& x = n->inputs[0];
-  const Shape& dims = n->attrs.ints;
+  const Shape dims = reduced_dims(*n);
   Shape perm, iter;
   for (int64_t d = 0; d < int64_t(x->shape.size()); ++d)
     if (std::find(dims.begin(), dims.end(), d) == dims.end()) perm.push_back(d);
@@ -39,14 +39,10 @@ Unit reduce_unit(const NodeRef& n) {
   if (!scan)
     for (int k = 0; k < reduce_rank; ++k) out.strides[out.strides.size() - 1 - k] = 0;
   Unit u{n, -1, x, out, {}, reduce_rank};
-  Attrs p;
-  p.ints = perm;
-  u.in_chain.push_back({Op::Permute, p, x});
+  u.in_chain.push_back({Op::Permute, PermuteAttrs{perm}, x});
   if (reduce_rank == 0) {  // nothing to fold: a trailing dim of size 1
-    Attrs r;
     iter.push_back(1);
-    r.ints = iter;
-    u.in_chain.insert(u.in_chain.begin(), ViewStep{Op::Reshape, r, x});
+    u.in_chain.insert(u.in_chain.begin(), ViewStep{Op::Reshape, ShapeAttrs{iter}, x});
     u.out_layout.shape.push_back(1);
     u.out_layout.strides.push_back(0);
     u.reduce_rank = 1;
@@ -58,7 +54,7 @@ Unit reduce_unit(const NodeRef& n) {
 
 bool broadcasts(const Chain& chain) {
   for (const ViewStep& st : chain)
-    if (st.op == Op::Expand && numel(st.attrs.ints) > st.input->numel()) return true;
+    if (st.op == Op::Expand && numel(std::get<ShapeAttrs>(st.attrs).shape) > st.input->numel()) return true;
   return false;
 }
 
@@ -70,11 +66,11 @@ std::vector<Unit> units_of(const NodeRef& n) {
     case Op::ViewScatter:
       // Copy the base in, then write the view.
       units.push_back({n, 0, n->inputs[0], Layout::contiguous(n->shape)});
-      units.push_back({n, 1, n->inputs[1], decode_layout(n->attrs.ints)});
+      units.push_back({n, 1, n->inputs[1], n->attr<StridedAttrs>().layout()});
       break;
     case Op::Cat: {
-      // Each input fills its slice along attrs.ints[0].
-      int64_t dim = n->attrs.ints[0], start = 0;
+      // Each input fills its slice along dim.
+      int64_t dim = n->attr<CatAttrs>().dim, start = 0;
       for (size_t i = 0; i < n->inputs.size(); ++i) {
         Layout l = Layout::contiguous(n->shape);
         l.offset = start * l.strides[dim];
@@ -90,15 +86,16 @@ std::vector<Unit> units_of(const NodeRef& n) {
       const Shape& iter = n->inputs[1]->shape;
       size_t r = iter.size();
       Layout base = Layout::contiguous(n->shape);
+      const auto& [map, sel, accumulate] = n->attr<IndexPutAttrs>();
       Layout out{iter, Shape(r, 0), 0};
       for (size_t o = 0; o < r; ++o)
-        if (n->attrs.ints[o] >= 0) out.strides[o] = base.strides[n->attrs.ints[o]];
+        if (map[o] >= 0) out.strides[o] = base.strides[size_t(map[o])];
       Unit w{n, 1, n->inputs[1], out};
       for (size_t j = 2; j < n->inputs.size(); ++j) {
         w.store_index.push_back(n->inputs[j]);
-        w.store_index_strides.push_back(base.strides[n->attrs.ints[r + j - 2]]);
+        w.store_index_strides.push_back(base.strides[size_t(sel[j - 2])]);
       }
-      w.accumulate = n->attrs.value.to_bool();
+      w.accumulate = accumulate;
       units.push_back(w);
       break;
     }
@@ -202,7 +199,7 @@ bool Emitter::through(const Chain& chain, Layout& l) {
     if (!next) {
       blocked_ = chain[i].input.get();
       blocked_reason_ = fmt::format("view: {} {} over it has no strides", op_name(chain[i].op),
-                                    shape_str(chain[i].attrs.ints));
+                                    attrs_str(chain[i].attrs));
       return false;
     }
     l = *next;
@@ -227,7 +224,7 @@ int Emitter::load(const NodeRef& n, const Chain& chain) {
 
 int Emitter::emit(const NodeRef& n, const Chain& chain) {
   std::string key = fmt::format("{}", static_cast<const void*>(n.get()));
-  for (auto& st : chain) key += fmt::format("|{}:{}", int(st.op), fmt::join(st.attrs.ints, ","));
+  for (auto& st : chain) key += fmt::format("|{}:{}", int(st.op), attrs_str(st.attrs));
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
   int id;
   if (!n->realized() && !plan_.has(n.get()) && !outputs_.count(n.get()))
@@ -238,7 +235,7 @@ int Emitter::emit(const NodeRef& n, const Chain& chain) {
     Instr in;
     in.kind = Instr::Kind::Const;
     in.dtype = n->dtype;
-    in.value = n->attrs.value;
+    in.value = n->attr<FullAttrs>().value;
     if (is_param_scalar(in.dtype, in.value)) {
       in.param = int(scalars_.size());
       scalars_.push_back(param_bits(in.dtype, in.value));
@@ -326,15 +323,16 @@ int Emitter::emit_index(const NodeRef& n, const Chain& chain) {
   Layout ls = src->realized() ? src->layout : Layout::contiguous(src->shape);
   size_t r = n->shape.size();
   Layout l{n->shape, Shape(r, 0), ls.offset};
+  const auto& [map, sel] = n->attr<IndexAttrs>();
   for (size_t o = 0; o < r; ++o)
-    if (n->attrs.ints[o] >= 0) l.strides[o] = ls.strides[n->attrs.ints[o]];
+    if (map[o] >= 0) l.strides[o] = ls.strides[size_t(map[o])];
   if (!through(chain, l)) return -1;
   Shape istrides;
   Instr in;
   in.kind = Instr::Kind::Load;
   in.dtype = src->dtype;
   for (size_t j = 1; j < n->inputs.size(); ++j) {
-    istrides.push_back(ls.strides[n->attrs.ints[r + j - 1]]);
+    istrides.push_back(ls.strides[size_t(sel[j - 1])]);
     int id = emit(n->inputs[j], chain);
     if (id < 0) return -1;
     in.operands.push_back(id);
@@ -370,16 +368,14 @@ int Emitter::emit_compute(const NodeRef& n, const Chain& chain) {
         Instr c;
         c.kind = Instr::Kind::Const;
         c.dtype = e->dtype;
-        c.value = e->attrs.value;
+        c.value = e->attr<FullAttrs>().value;
         in.operands.push_back(push(c));
         continue;
       }
     }
     Chain c = chain;
     if (x->shape != n->shape) {  // implicit broadcast
-      Attrs a;
-      a.ints = n->shape;
-      c.push_back({Op::Expand, a, x});
+      c.push_back({Op::Expand, ShapeAttrs{n->shape}, x});
     }
     int id = emit(x, c);
     if (id < 0) return -1;

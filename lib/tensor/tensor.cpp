@@ -259,9 +259,7 @@ Tensor Tensor::to(DType t) const { return t == node_of(*this, "to")->dtype ? *th
 
 Tensor Tensor::view(const Shape& shape) const {
   NodeRef v = graph::view(node_of(*this), shape);
-  Attrs a;
-  a.ints = v->shape;
-  return view_of(*this, v, Op::Reshape, a);
+  return view_of(*this, v, Op::Reshape, ShapeAttrs{v->shape});
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {

@@ -227,7 +227,7 @@ struct AttrVal {
 };
 
 constexpr int kNumOps = 0
-#define OP(E, name, kind, arity, traits) +1
+#define OP(E, name, kind, arity, traits, attrs) +1
 #include "graph/ops.def"
 #undef OP
     ;
@@ -755,20 +755,32 @@ private:
     }
   };
 
-  // Which attributes each op takes (the parser rejects others).
+  // Which attributes each op takes (the parser rejects others): the fields
+  // of its attribute struct (ops.def names it; graph/attrs.h lists them).
   static std::vector<const char*> allowed_attrs(Op op) {
-    switch (op) {
-      case Op::Full: return {"value"};
-      case Op::Sum: case Op::Prod: case Op::Amax: case Op::Amin: case Op::Argmax: case Op::Argmin: return {"dims"};
-      case Op::Cumsum: case Op::Cat: return {"dim"};
-      case Op::Reshape: case Op::Expand: return {"shape"};
-      case Op::Permute: return {"dims"};
-      case Op::Slice: return {"dim", "start", "length", "step"};
-      case Op::AsStrided: case Op::ViewScatter: return {"shape", "strides", "offset"};
-      case Op::Index: return {"map", "sel"};
-      case Op::IndexPut: return {"map", "sel", "accumulate"};
-      default: return {};
-    }
+    std::vector<const char*> names;
+    Attrs a = default_attrs(op);
+    for_each_field(a, [&](const char* name, const auto&) { names.push_back(name); });
+    return names;
+  }
+
+  // An attribute's value has its field's type: a list for a Shape, true or
+  // false for a bool, a number otherwise (integers are checked where read).
+  void check_attr_type(Op op, const AttrVal& v) {
+    Attrs a = default_attrs(op);
+    for_each_field(a, [&](const char* name, const auto& field) {
+      if (v.name.text != name) return;
+      using T = std::remove_cvref_t<decltype(field)>;
+      if constexpr (std::is_same_v<T, Shape>) {
+        if (v.kind != AttrVal::List) fail(v.at, fmt::format("attribute '{}' must be a list of integers ([1, 2])", name));
+      } else if constexpr (std::is_same_v<T, bool>) {
+        if (v.kind != AttrVal::Bool) fail(v.at, fmt::format("attribute '{}' must be true or false", name));
+      } else if constexpr (std::is_same_v<T, int64_t>) {
+        if (v.kind != AttrVal::Number) fail(v.at, fmt::format("attribute '{}' must be an integer", name));
+      } else {  // a Scalar: a number, or true/false
+        if (v.kind == AttrVal::List) fail(v.at, fmt::format("attribute '{}' must be a number", name));
+      }
+    });
   }
 
   NodeRef build(Op op, const Token& op_tok, std::vector<Operand>& args, std::map<std::string, AttrVal>& attrs,
@@ -788,6 +800,7 @@ private:
                          ? fmt::format("'{}' takes no attributes", op_tok.text)
                          : fmt::format("'{}' has no attribute '{}' (its attributes: {})", op_tok.text, an,
                                        fmt::join(allowed, ", ")));
+    for (auto& [an, v] : attrs) check_attr_type(op, v);
     Ctx c{*this, op, op_tok, args, attrs, ty};
     try {
       return build_op(c);

@@ -103,42 +103,19 @@ std::string data_str(const Node& n, int64_t limit) {
 
 std::string ints_str(const Shape& v) { return fmt::format("[{}]", fmt::join(v, ", ")); }
 
-// " {name = value, ...}" for the attributes of n's op ("" if none).
+// " {name = value, ...}" for the attributes of n's op ("" if none): the
+// fields of its attribute struct (graph/attrs.h), in their order.
 std::string attrs_str(const Node& n) {
-  const Shape& ints = n.attrs.ints;
   std::vector<std::string> a;
-  auto split = [&](size_t rank) {  // index / index_put: [map..., sel...]
-    size_t r = std::min(rank, ints.size());
-    a.push_back("map = " + ints_str(Shape(ints.begin(), ints.begin() + r)));
-    a.push_back("sel = " + ints_str(Shape(ints.begin() + r, ints.end())));
-  };
-  switch (n.op) {
-    case Op::Full: a.push_back("value = " + scalar_str(n.attrs.value)); break;
-    case Op::Sum: case Op::Prod: case Op::Amax: case Op::Amin: case Op::Argmax: case Op::Argmin:
-      a.push_back("dims = " + ints_str(ints));
-      break;
-    case Op::Cumsum: case Op::Cat:
-      if (!ints.empty()) a.push_back(fmt::format("dim = {}", ints[0]));
-      break;
-    case Op::Reshape: case Op::Expand: a.push_back("shape = " + ints_str(ints)); break;
-    case Op::Permute: a.push_back("dims = " + ints_str(ints)); break;
-    case Op::Slice:
-      if (ints.size() == 4)
-        a.push_back(fmt::format("dim = {}, start = {}, length = {}, step = {}", ints[0], ints[1], ints[2], ints[3]));
-      break;
-    case Op::AsStrided: case Op::ViewScatter: {
-      Layout l = decode_layout(ints);
-      a.push_back(fmt::format("shape = {}, strides = {}, offset = {}", ints_str(l.shape), ints_str(l.strides),
-                              l.offset));
-      break;
-    }
-    case Op::Index: split(n.shape.size()); break;
-    case Op::IndexPut:
-      split(n.inputs.size() > 2 ? n.inputs[2]->shape.size() : 0);
-      a.push_back(fmt::format("accumulate = {}", n.attrs.value.to_bool() ? "true" : "false"));
-      break;
-    default: break;
-  }
+  for_each_field(n.attrs, [&](const char* name, const auto& v) {
+    using T = std::remove_cvref_t<decltype(v)>;
+    std::string value;
+    if constexpr (std::is_same_v<T, Shape>) value = ints_str(v);
+    else if constexpr (std::is_same_v<T, Scalar>) value = scalar_str(v);
+    else if constexpr (std::is_same_v<T, bool>) value = v ? "true" : "false";
+    else value = std::to_string(v);
+    a.push_back(fmt::format("{} = {}", name, value));
+  });
   if (a.empty()) return "";
   return fmt::format(" {{{}}}", fmt::join(a, ", "));
 }
@@ -236,8 +213,7 @@ void walk(const std::vector<NodeRef>& outs, const std::function<void(const Node*
 }
 
 std::string structure(const Node& n, const std::vector<const Node*>& inputs) {
-  std::string k = fmt::format("{}|{}|{}|{}|{}|{}", int(n.op), int(n.dtype), fmt::join(n.shape, ","),
-                              n.attrs.value.str(), int(n.attrs.dtype), fmt::join(n.attrs.ints, ","));
+  std::string k = fmt::format("{}|{}|{}|{}", int(n.op), int(n.dtype), fmt::join(n.shape, ","), kiln::attrs_str(n.attrs));
   for (const Node* x : inputs) k += fmt::format("|{}", static_cast<const void*>(x));
   return k;
 }

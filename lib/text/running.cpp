@@ -48,9 +48,9 @@ DataError check_data(const std::vector<NodeRef>& outputs) {
     for (const NodeRef& x : n->inputs) stack.push_back(x);
     if (n->op == Op::Index || n->op == Op::IndexPut) {
       size_t first = n->op == Op::Index ? 1 : 2;
-      size_t rank = n->inputs[first]->shape.size();
+      const Shape& sel = n->op == Op::Index ? n->attr<IndexAttrs>().sel : n->attr<IndexPutAttrs>().sel;
       for (size_t k = first; k < n->inputs.size(); ++k) {
-        int64_t dim = n->attrs.ints[rank + k - first];
+        int64_t dim = sel[k - first];
         checks.push_back({n, n->inputs[k], n->inputs[0]->shape[size_t(dim)], dim});
       }
     }
