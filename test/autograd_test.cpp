@@ -202,6 +202,8 @@ TEST(Autograd, FiniteDifferencesBinaryWithBroadcasting) {
   check_fd("div", [](const V& x) { return x[0] / x[1]; }, {r({2, 3}), pos({2, 1})});
   check_fd("pow", [](const V& x) { return x[0].pow(x[1]); }, {pos({3}), r({2, 3})});
   check_fd("atan2", [](const V& x) { return x[0].atan2(x[1]); }, {r({3}), pos({3})});
+  check_fd("hypot", [](const V& x) { return hypot(x[0], x[1]); }, {r({2, 3}), pos({3})});
+  check_fd("logaddexp", [](const V& x) { return x[0].logaddexp(x[1]); }, {r({2, 3}), r({3})});
   check_fd("maximum", [](const V& x) { return maximum(x[0], x[1]); }, {r({2, 3}), r({3})});
   check_fd("minimum", [](const V& x) { return minimum(x[0], x[1]); }, {r({2, 3}), r({3})});
   check_fd("where", [](const V& x) { return where(x[0] > 0, x[0], x[1]); }, {r({4}), r({2, 4})});

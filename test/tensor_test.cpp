@@ -145,6 +145,40 @@ TEST(Elementwise, TranscendentalsMatchLibm) {
   check(x.abs().sqrt(), [](double v) { return std::sqrt(std::fabs(v)); }, "sqrt");
 }
 
+// hypot and logaddexp: PyTorch's semantics (C's hypot: inf wins over NaN;
+// logaddexp(inf, inf) = inf), accurate at the extremes where the naive
+// formulas overflow, in float32, float64 and float16.
+TEST(Elementwise, HypotAndLogaddexpMatchTheirDefinitions) {
+  const double inf = INFINITY, nan = NAN;
+  std::vector<double> as = {3, -3, 0, 0, 1e300, 1e-300, 3e38, 1e-40, inf, -inf, nan, inf, -inf, 2.5, -7, 88, -104, 1000};
+  std::vector<double> bs = {4, 4, 0, -0.0, 1e300, 1e-300, 3e38, 1e-40, nan, 1, 2, inf, -inf, -1.5, -7, 89, -103, -1000};
+  auto lae = [](double a, double b) {
+    if (std::isinf(a) && a == b) return a;
+    return std::max(a, b) + std::log1p(std::exp(-std::fabs(a - b)));
+  };
+  for (DType t : {kFloat64, kFloat32, kFloat16}) {
+    Tensor a = from_blob(as.data(), {int64_t(as.size())}, TensorOptions().dtype(kFloat64)).to(t);
+    Tensor b = from_blob(bs.data(), {int64_t(bs.size())}, TensorOptions().dtype(kFloat64)).to(t);
+    auto av = a.to(kFloat64).to_vector<double>(), bv = b.to(kFloat64).to_vector<double>();
+    auto h = hypot(a, b).to(kFloat64).to_vector<double>(), l = a.logaddexp(b).to(kFloat64).to_vector<double>();
+    double rel = t == kFloat64 ? 4e-16 : t == kFloat32 ? 1.2e-7 : 1e-3;
+    for (size_t i = 0; i < as.size(); ++i) {
+      // The exact values rounded to t, as PyTorch's kernels round them.
+      double eh = scalar_tensor(std::hypot(av[i], bv[i]), TensorOptions().dtype(kFloat64)).to(t).to(kFloat64).item<double>();
+      double el = scalar_tensor(lae(av[i], bv[i]), TensorOptions().dtype(kFloat64)).to(t).to(kFloat64).item<double>();
+      for (auto [got, want, what] : {std::tuple{h[i], eh, "hypot"}, {l[i], el, "logaddexp"}}) {
+        if (std::isnan(want)) EXPECT_TRUE(std::isnan(got)) << what << "(" << av[i] << ", " << bv[i] << ") " << name(t);
+        else if (std::isinf(want)) EXPECT_EQ(got, want) << what << "(" << av[i] << ", " << bv[i] << ") " << name(t);
+        else EXPECT_NEAR(got, want, rel * std::fabs(want) + 1e-300)
+               << what << "(" << av[i] << ", " << bv[i] << ") " << name(t);
+      }
+    }
+  }
+  // Integers compute in float32, as atan2 does.
+  EXPECT_EQ(hypot(tensor({3, 5}), tensor({4, 12})).to_vector<float>(), (std::vector<float>{5, 13}));
+  EXPECT_EQ(hypot(tensor({3}), tensor({4})).dtype(), kFloat32);
+}
+
 TEST(Laziness, ErrorsAtTheCallNamingOpAndShapes) {
   auto a = ones({2, 3});
   auto b = ones({4});

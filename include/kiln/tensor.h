@@ -229,6 +229,8 @@ public:
   Tensor round() const;
   Tensor trunc() const;
   Tensor atan2(const Tensor& o) const;
+  Tensor hypot(const Tensor& o) const;
+  Tensor logaddexp(const Tensor& o) const;
   /// Python's %: the result takes the divisor's sign.
   Tensor remainder(const Tensor& o) const;
   Tensor remainder(const Scalar& o) const;

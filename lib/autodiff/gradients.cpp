@@ -96,6 +96,12 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
       r[1] = -g * x(0) / d;
       break;
     }
+    case Op::Hypot: r[0] = g * x(0) / out; r[1] = g * x(1) / out; break;  // NaN at (0, 0), as PyTorch
+    case Op::LogAddExp:
+      // d/da = e^a / (e^a + e^b), written as PyTorch does.
+      r[0] = g / ((x(1) - x(0)).exp() + 1);
+      r[1] = g / ((x(0) - x(1)).exp() + 1);
+      break;
     case Op::Remainder: r[0] = g; r[1] = -g * x(0).div(x(1), "floor"); break;
     case Op::Fmod: r[0] = g; r[1] = -g * x(0).div(x(1), "trunc"); break;
     case Op::FloorDiv: case Op::TruncDiv: r[0] = g.zeros_like(); r[1] = g.zeros_like(); break;
@@ -199,6 +205,11 @@ std::vector<NodeRef> vjp(const NodeRef& n, const NodeRef& gnode) {
       r[1] = Value(graph::index(gnode, idx, map, sel, in[1]->shape));
       break;
     }
+
+    // ---- Kernel IR primitives never appear in a graph
+    case Op::Fma: case Op::Bitcast: case Op::BitAnd: case Op::BitOr: case Op::BitXor: case Op::Shl:
+    case Op::LShr: case Op::AShr: case Op::IDiv: case Op::IRem: case Op::RoundF16: case Op::RoundBF16:
+      throw Error(std::string("kiln: internal: a graph node of the Kernel IR primitive ") + op_name(n->op));
   }
   std::vector<NodeRef> grads(in.size());
   for (size_t i = 0; i < in.size(); ++i) {

@@ -22,8 +22,6 @@ NodeRef make(Op op, DType dtype, Shape shape, std::vector<NodeRef> inputs, Attrs
   return n;
 }
 
-int category(DType t) { return t == kBool ? 0 : is_floating(t) ? 2 : 1; }
-
 // PyTorch's combine_categories: a higher-priority class of operands decides
 // the dtype unless a lower one brings a higher category.
 std::optional<DType> combine(std::optional<DType> higher, std::optional<DType> lower) {
@@ -34,11 +32,6 @@ std::optional<DType> combine(std::optional<DType> higher, std::optional<DType> l
   return higher;
 }
 
-std::string dtype_list(const std::vector<NodeRef>& xs) {
-  std::string s;
-  for (auto& x : xs) s += (s.empty() ? "" : ", ") + std::string(name(x->dtype));
-  return s;
-}
 
 }  // namespace
 

@@ -202,6 +202,40 @@ private:
     return b_.sel(pos, b_.like(a, 1), b_.sel(b_.olt(a, z), b_.like(a, -1), z));
   }
 
+  /// sqrt(a^2 + b^2) without overflow or underflow; inf if either is
+  /// infinite (even with a NaN), as C's hypot. float32 (and half) in
+  /// float64, where the squares cannot overflow: within 1 ulp of the
+  /// correctly rounded result; float64 as m sqrt(1 + (n/m)^2), m = max(|a|,
+  /// |b|), n = min (within 2 ulp). Both are primitives, so every backend
+  /// gets them.
+  V hypot(V a, V bb) {
+    V ax = b_.abs(a), bx = b_.abs(bb);
+    V inf = b_.like(a, INFINITY), zero = b_.like(a, 0);
+    V any_inf = b_.bor(b_.oeq(ax, inf), b_.oeq(bx, inf));
+    if (b_.type(a) == kFloat32) {
+      // The float64 squares are exact, their sum and root rounded once each.
+      V x = b_.cast(a, kFloat64), y = b_.cast(bb, kFloat64);
+      V h = b_.cast(b_.sqrt(b_.fma(x, x, b_.mul(y, y))), kFloat32);
+      return b_.sel(any_inf, inf, h);
+    }
+    V a_big = b_.ogt(ax, bx);
+    V m = b_.sel(a_big, ax, bx), n = b_.sel(a_big, bx, ax);
+    V q = b_.div(n, m);
+    V res = b_.mul(m, b_.sqrt(b_.fma(q, q, b_.like(a, 1))));
+    res = b_.sel(b_.oeq(m, zero), zero, res);
+    return b_.sel(any_inf, inf, res);
+  }
+
+  /// log(e^a + e^b) as PyTorch's CPU kernel: max(a, b) + log1p(e^-|a - b|),
+  /// and a itself when a == b is infinite.
+  V logaddexp(const Instr& in, V a, V bb, DType t) {
+    V m = b_.sel(b_.olt(a, bb), bb, a);
+    V e = transcendental(in, Op::Exp, b_.neg(b_.abs(b_.sub(a, bb))), t);
+    V res = b_.add(m, transcendental(in, Op::Log1p, e, t));
+    V same_inf = b_.band(b_.oeq(b_.abs(a), b_.like(a, INFINITY)), b_.oeq(a, bb));
+    return b_.sel(same_inf, a, res);
+  }
+
   /// `op` computed by the backend itself, or an error naming what is missing.
   V native(const Instr& in, Op op, DType t, std::vector<V> x) {
     if (!native_(op, t)) unsupported(in, t, (std::string("the backend has no ") + op_name(op) + " for this dtype").c_str());
@@ -317,6 +351,8 @@ private:
       case Op::Log2: case Op::Log1p: case Op::Expm1: case Op::Erf:
         return r(transcendental(in, op, a, rt));
       case Op::Atan2: return r(native(in, op, rt, {a, bb}));
+      case Op::Hypot: return r(hypot(a, bb));
+      case Op::LogAddExp: return r(logaddexp(in, a, bb, rt));
       case Op::Sigmoid: {
         V one = b_.like(a, 1);
         V e = transcendental(in, Op::Exp, b_.neg(a), rt);

@@ -432,6 +432,10 @@ private:
       case Op::Div: return fbin(t, a, b, [](auto x, auto y) { return x / y; });
       case Op::Pow: return pow(in, t, a, b);
       case Op::Atan2: return from_double(t, std::atan2(a, b));
+      case Op::Hypot: return from_double(t, std::hypot(a, b));
+      case Op::LogAddExp:
+        if (std::isinf(a) && a == b) return a;
+        return from_double(t, std::max(a, b) + std::log1p(std::exp(-std::fabs(a - b))));
       case Op::Fmod: return fbin(t, a, b, [](auto x, auto y) { return std::fmod(x, y); });
       case Op::Remainder: return fbin(t, a, b, [](auto x, auto y) { return remainder(x, y); });
       case Op::FloorDiv: return fbin(t, a, b, [](auto x, auto y) { return floor_divide(x, y); });

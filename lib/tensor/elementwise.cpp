@@ -42,6 +42,8 @@ Tensor Tensor::ceil() const { return unary(Op::Ceil, *this); }
 Tensor Tensor::round() const { return unary(Op::Round, *this); }
 Tensor Tensor::trunc() const { return unary(Op::Trunc, *this); }
 Tensor Tensor::atan2(const Tensor& o) const { return binary_op(Op::Atan2, node_of(*this), node_of(o)); }
+Tensor Tensor::hypot(const Tensor& o) const { return binary_op(Op::Hypot, node_of(*this), node_of(o)); }
+Tensor Tensor::logaddexp(const Tensor& o) const { return binary_op(Op::LogAddExp, node_of(*this), node_of(o)); }
 Tensor Tensor::remainder(const Tensor& o) const {
   return int_div_family(Op::Remainder, "remainder", node_of(*this), node_of(o));
 }
@@ -80,6 +82,8 @@ Tensor ceil(const Tensor& x) { return x.ceil(); }
 Tensor round(const Tensor& x) { return x.round(); }
 Tensor trunc(const Tensor& x) { return x.trunc(); }
 Tensor atan2(const Tensor& a, const Tensor& b) { return a.atan2(b); }
+Tensor hypot(const Tensor& a, const Tensor& b) { return a.hypot(b); }
+Tensor logaddexp(const Tensor& a, const Tensor& b) { return a.logaddexp(b); }
 Tensor remainder(const Tensor& a, const Tensor& b) { return a.remainder(b); }
 Tensor remainder(const Tensor& a, const Scalar& b) { return a.remainder(b); }
 Tensor fmod(const Tensor& a, const Tensor& b) { return a.fmod(b); }
