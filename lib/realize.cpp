@@ -143,6 +143,33 @@ void write_back(const NodeRef& n) {
   ext->current = n;
 }
 
+// passes::optimize, printing (KILN_DEBUG=2) the graph, the graph after each
+// pass that changed it and the optimized graph. Names carry over from one
+// graph to the next (text::carry_names), so a node keeps its name.
+std::vector<NodeRef> optimize_and_log(const std::vector<NodeRef>& targets) {
+  text::NameMap names;
+  auto print = [&](const std::vector<NodeRef>& graph) {
+    text::NameMap assigned;
+    text::PrintOptions options;
+    options.names = &names;
+    options.assigned = &assigned;
+    std::string s = text::print(graph, options);
+    for (auto& [n, name] : assigned) names[n] = name;
+    return s;
+  };
+  std::fprintf(stderr, "---- graph\n%s", print(targets).c_str());
+  // Every graph printed stays alive until the end: `names` is keyed by
+  // address, and a freed node's address may come back as a new node.
+  std::vector<std::vector<NodeRef>> printed = {targets};
+  std::vector<NodeRef> optimized = passes::optimize(targets, [&](const char* pass, const std::vector<NodeRef>& after) {
+    names = text::carry_names(printed.back(), names, after);
+    std::fprintf(stderr, "// after %s\n%s", pass, print(after).c_str());
+    printed.push_back(after);
+  });
+  std::fprintf(stderr, "---- optimized graph\n%s", print(optimized).c_str());
+  return optimized;
+}
+
 }  // namespace
 
 std::recursive_mutex& runtime_mutex() {
@@ -162,9 +189,7 @@ void realize(const std::vector<Tensor>& tensors) {
   if (targets.empty()) return;
   size_t requested = targets.size();
   add_values_needed_later(targets);
-  if (debug_level() >= 2) std::fprintf(stderr, "---- graph\n%s", text::print(targets).c_str());
-  std::vector<NodeRef> optimized = passes::optimize(targets);
-  if (debug_level() >= 2) std::fprintf(stderr, "---- optimized graph\n%s", text::print(optimized).c_str());
+  std::vector<NodeRef> optimized = debug_level() >= 2 ? optimize_and_log(targets) : passes::optimize(targets);
   Schedule sched = make_schedule(optimized, requested);
   if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
   check_launch_sizes(sched);

@@ -246,12 +246,16 @@ TEST(Casts, ToFollowsPyTorch) {
   EXPECT_TRUE(tensor({std::nan("")}).to(kBool).item<bool>());
 }
 
-TEST(Laziness, VeryDeepGraphsAreComputedOnTheWay) {
-  // Far deeper than any recursion over the graph could go.
+TEST(Laziness, VeryDeepGraphsStayLazyUntilRead) {
+  // Far deeper than any recursion over the graph could go: nothing is
+  // computed on the way (deep_graph_test.cpp has more).
   auto x = zeros({3});
   auto y = x;
+  int64_t launched = runtime_stats().kernels_launched;
   for (int i = 0; i < 100000; ++i) y = y + 1;
   for (int i = 0; i < 100000; ++i) x.add_(1);
+  EXPECT_EQ(runtime_stats().kernels_launched, launched);
+  EXPECT_FALSE(x.is_realized());
   EXPECT_EQ(y.to_vector<float>(), std::vector<float>(3, 100000.f));
   EXPECT_EQ(x.to_vector<float>(), std::vector<float>(3, 100000.f));
 }

@@ -65,6 +65,8 @@ const char* kEveryOp = R"(%x = input : f32[2, 3] = [[1, -2.5, 3], [0.5, 4, -1]]
 %div = div(%x, %y) : f32[2, 3]
 %pow = pow(%y, %x) : f32[2, 3]
 %atan2 = atan2(%x, %y) : f32[2, 3]
+%hypot = hypot(%x, %y) : f32[2, 3]
+%lae = logaddexp(%x, %y) : f32[2, 3]
 %c2 = full {value = 2} : i32[2, 3]
 %rem = remainder(%k, %c2) : i32[2, 3]
 %fmod = fmod(%k, %c2) : i32[2, 3]
@@ -100,7 +102,7 @@ const char* kEveryOp = R"(%x = input : f32[2, 3] = [[1, -2.5, 3], [0.5, 4, -1]]
 %scatter = view_scatter(%x, %strided) {shape = [2, 2], strides = [3, 1], offset = 0} : f32[2, 3]
 %cat = cat(%x, %y) {dim = 0} : f32[4, 3]
 %half = sqrt(%big) : f16[64]
-output %c3, %cast, %copy, %neg, %abs, %sqrt, %exp, %log, %sin, %cos, %tan, %tanh, %sigmoid, %relu, %not, %exp2, %log2, %log1p, %expm1, %erf, %sign, %floor, %ceil, %round, %trunc, %add, %sub, %mul, %div, %pow, %atan2, %rem, %fmod, %fdiv, %tdiv, %max, %min, %cmin, %cmax, %eq, %ne, %lt, %le, %gt, %ge, %where, %sum, %prod, %amax, %amin, %argmax, %argmin, %cumsum, %isum, %index, %put, %reshape, %permute, %expand, %slice, %detach, %strided, %scatter, %cat, %half
+output %c3, %cast, %copy, %neg, %abs, %sqrt, %exp, %log, %sin, %cos, %tan, %tanh, %sigmoid, %relu, %not, %exp2, %log2, %log1p, %expm1, %erf, %sign, %floor, %ceil, %round, %trunc, %add, %sub, %mul, %div, %pow, %atan2, %hypot, %lae, %rem, %fmod, %fdiv, %tdiv, %max, %min, %cmin, %cmax, %eq, %ne, %lt, %le, %gt, %ge, %where, %sum, %prod, %amax, %amin, %argmax, %argmin, %cumsum, %isum, %index, %put, %reshape, %permute, %expand, %slice, %detach, %strided, %scatter, %cat, %half
 )";
 
 std::string print_parsed(const text::Parsed& p) {

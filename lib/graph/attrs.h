@@ -8,6 +8,7 @@
 //
 // Field types: int64_t (an integer), Shape (a list [1, 2]), bool
 // (true/false), Scalar (a number).
+#include <bit>
 #include <cstdint>
 #include <variant>
 
@@ -18,48 +19,62 @@
 namespace kiln {
 
 struct NoAttrs {
+  bool operator==(const NoAttrs&) const = default;
   template <class Self, class F> static void fields(Self&, F&&) {}
 };
 
 /// full: every element is `value`.
 struct FullAttrs {
   Scalar value;
+  /// The same kind and bits (NaNs alike, -0 apart from 0).
+  bool operator==(const FullAttrs& o) const {
+    if (value.kind() != o.value.kind()) return false;
+    if (!value.is_floating()) return value.to_int() == o.value.to_int();
+    double a = value.to_double(), b = o.value.to_double();
+    return (a != a && b != b) || std::bit_cast<uint64_t>(a) == std::bit_cast<uint64_t>(b);
+  }
   template <class Self, class F> static void fields(Self& s, F&& f) { f("value", s.value); }
 };
 
 /// sum, prod, amax, amin, argmax, argmin: the reduced dims (sorted); the
 /// result keeps them with size 1.
 struct ReduceAttrs {
+  bool operator==(const ReduceAttrs&) const = default;
   Shape dims;
   template <class Self, class F> static void fields(Self& s, F&& f) { f("dims", s.dims); }
 };
 
 /// cumsum: the running dim (0 for a 0-dim value).
 struct ScanAttrs {
+  bool operator==(const ScanAttrs&) const = default;
   int64_t dim = 0;
   template <class Self, class F> static void fields(Self& s, F&& f) { f("dim", s.dim); }
 };
 
 /// cat: the dim its inputs are placed side by side along.
 struct CatAttrs {
+  bool operator==(const CatAttrs&) const = default;
   int64_t dim = 0;
   template <class Self, class F> static void fields(Self& s, F&& f) { f("dim", s.dim); }
 };
 
 /// reshape, expand: the result's shape.
 struct ShapeAttrs {
+  bool operator==(const ShapeAttrs&) const = default;
   Shape shape;
   template <class Self, class F> static void fields(Self& s, F&& f) { f("shape", s.shape); }
 };
 
 /// permute: result dim i is input dim dims[i].
 struct PermuteAttrs {
+  bool operator==(const PermuteAttrs&) const = default;
   Shape dims;
   template <class Self, class F> static void fields(Self& s, F&& f) { f("dims", s.dims); }
 };
 
 /// slice: elements start, start + step, ... (length of them) of dim.
 struct SliceAttrs {
+  bool operator==(const SliceAttrs&) const = default;
   int64_t dim = 0, start = 0, length = 0, step = 1;
   template <class Self, class F> static void fields(Self& s, F&& f) {
     f("dim", s.dim);
@@ -71,6 +86,7 @@ struct SliceAttrs {
 
 /// as_strided, view_scatter: a view over the input's contiguous order.
 struct StridedAttrs {
+  bool operator==(const StridedAttrs&) const = default;
   Shape shape, strides;
   int64_t offset = 0;
   Layout layout() const { return Layout{shape, strides, offset}; }
@@ -86,6 +102,7 @@ struct StridedAttrs {
 /// the source dim it walks, or -1 (map); for each index input the source
 /// dim it selects (sel). Index inputs have the iteration shape.
 struct IndexAttrs {
+  bool operator==(const IndexAttrs&) const = default;
   Shape map, sel;
   template <class Self, class F> static void fields(Self& s, F&& f) {
     f("map", s.map);
@@ -95,6 +112,7 @@ struct IndexAttrs {
 
 /// index_put: as index, and whether the values are added (+=) or written.
 struct IndexPutAttrs {
+  bool operator==(const IndexPutAttrs&) const = default;
   Shape map, sel;
   bool accumulate = false;
   template <class Self, class F> static void fields(Self& s, F&& f) {

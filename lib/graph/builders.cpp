@@ -161,11 +161,18 @@ std::optional<Layout> apply_view(Op op, const Attrs& attrs, const Layout& in) {
 }
 
 Layout layout_of(const NodeRef& x) {
-  if (x->realized()) return x->layout;
-  if (!is_view(x->op)) return Layout::contiguous(x->shape);
-  auto l = apply_view(x->op, x->attrs, layout_of(x->inputs[0]));
-  if (!l) throw Error("internal: view " + std::string(op_name(x->op)) + " no longer composes");
-  return *l;
+  // Down the chain of unrealized views to what has a layout of its own,
+  // then back up applying each view (a loop: chains can be any length).
+  std::vector<const Node*> views;
+  const Node* n = x.get();
+  for (; !n->realized() && is_view(n->op); n = n->inputs[0].get()) views.push_back(n);
+  Layout l = n->realized() ? n->layout : Layout::contiguous(n->shape);
+  for (size_t i = views.size(); i-- > 0;) {
+    auto next = apply_view(views[i]->op, views[i]->attrs, l);
+    if (!next) throw Error("internal: view " + std::string(op_name(views[i]->op)) + " no longer composes");
+    l = std::move(*next);
+  }
+  return l;
 }
 
 namespace {

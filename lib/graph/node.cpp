@@ -1,6 +1,5 @@
 #include "graph/node.h"
 
-#include <algorithm>
 #include <atomic>
 #include <string>
 #include <type_traits>
@@ -64,7 +63,6 @@ Node::Node(Op op, DType dtype, Shape shape, Attrs attrs, std::vector<NodeRef> in
   if (this->attrs.index() != op_info(op).attrs_index)
     throw Error(std::string("kiln: internal: a ") + op_name(op) + " node built with another op's attributes");
   g_nodes_alive.fetch_add(1, std::memory_order_relaxed);
-  for (const NodeRef& x : this->inputs) depth = std::max(depth, x->depth + 1);
 }
 
 Node::~Node() {
@@ -88,27 +86,6 @@ void Node::set_realized(std::shared_ptr<Buffer> buf, Layout l) {
   buffer = std::move(buf);
   layout = std::move(l);
   if (!requires_grad || grad_leaf) inputs.clear();
-  depth = 0;
-}
-
-uint32_t Node::refresh_depth() {
-  if (realized() || depth == 0) return depth = 0;
-  // Iterative post-order over the unrealized nodes below; each is visited once.
-  std::vector<std::pair<Node*, size_t>> stack = {{this, 0}};
-  std::unordered_set<Node*> seen = {this};
-  while (!stack.empty()) {
-    auto& [n, next] = stack.back();
-    if (next < n->inputs.size()) {
-      Node* x = n->inputs[next++].get();
-      if (!x->realized() && x->depth > 0 && seen.insert(x).second) stack.push_back({x, 0});
-      continue;
-    }
-    uint32_t d = 0;
-    for (const NodeRef& x : n->inputs) d = std::max(d, x->realized() ? 1u : x->depth + 1);
-    n->depth = d;
-    stack.pop_back();
-  }
-  return depth;
 }
 
 namespace {

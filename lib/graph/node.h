@@ -81,15 +81,6 @@ struct Node {
   // since their gradient is built from them.
   bool requires_grad = false;
   bool grad_leaf = false;
-  /// Longest chain of unrealized nodes below (0 for a realized node): the
-  /// passes walk graphs recursively, so the Tensor API computes values that
-  /// would sit too deep (kMaxDepth) before building on them.
-  /// Nodes built before an input was realized keep a stale (larger) value:
-  /// refresh_depth() recomputes it when it matters.
-  uint32_t depth = 0;
-  static constexpr uint32_t kMaxDepth = 1000;
-  /// Recomputes `depth` here and below from what is realized now.
-  uint32_t refresh_depth();
   std::shared_ptr<AutogradMeta> meta;
   /// Set on a from_blob tensor's in-place results: realize() copies the
   /// value into the caller's memory and the node then aliases it.

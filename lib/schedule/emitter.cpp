@@ -52,6 +52,17 @@ Unit reduce_unit(const NodeRef& n) {
   return u;
 }
 
+// Adds a compute's cost to the kernel's pending cost while the walk is
+// below it (emitting its operands).
+struct Pending {
+  int64_t& total;
+  int64_t mine;
+  Pending(int64_t& t, int64_t c) : total(t), mine(c) { total += mine; }
+  ~Pending() { total -= mine; }
+  Pending(const Pending&) = delete;
+  Pending& operator=(const Pending&) = delete;
+};
+
 bool broadcasts(const Chain& chain) {
   for (const ViewStep& st : chain)
     if (st.op == Op::Expand && numel(std::get<ShapeAttrs>(st.attrs).shape) > st.input->numel()) return true;
@@ -222,43 +233,87 @@ int Emitter::load(const NodeRef& n, const Chain& chain) {
   return push(in);
 }
 
-int Emitter::emit(const NodeRef& n, const Chain& chain) {
+std::string Emitter::memo_key(const NodeRef& n, const Chain& chain) {
   std::string key = fmt::format("{}", static_cast<const void*>(n.get()));
   for (auto& st : chain) key += fmt::format("|{}:{}", int(st.op), attrs_str(st.attrs));
-  if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+  return key;
+}
+
+// The walk is depth-first. A view adds its step to the chain and the walk
+// goes on to its input in a loop, since chains of views can be any length;
+// a compute recurses into its operands, which the kernel size cap bounds:
+// the computes waiting on the way down count towards it (pending_), so
+// planning stores a value before the walk gets deeper than
+// max_kernel_ops(), and lowering follows the plan.
+int Emitter::emit(const NodeRef& root, const Chain& root_chain) {
+  struct Through {  // a view walked through, with its memo key
+    NodeRef node;
+    std::string key;
+  };
+  std::vector<Through> views;
+  Chain chain = root_chain;
+  NodeRef n = root;
   int id;
-  if (!n->realized() && !plan_.has(n.get()) && !outputs_.count(n.get()))
-    if (const char* why = always_stored(n->op)) store(n, why);
-  if (n->realized() || stored(n.get())) {
-    id = load(n, chain);
-  } else if (n->op == Op::Full) {
-    Instr in;
-    in.kind = Instr::Kind::Const;
-    in.dtype = n->dtype;
-    in.value = n->attr<FullAttrs>().value;
-    if (is_param_scalar(in.dtype, in.value)) {
-      in.param = int(scalars_.size());
-      scalars_.push_back(param_bits(in.dtype, in.value));
+  while (true) {
+    std::string key = memo_key(n, chain);
+    if (auto it = memo_.find(key); it != memo_.end()) {
+      id = it->second;
+      break;
     }
-    id = push(in);
-  } else {
-    id = emit_inline(n, chain);
-    if (id < 0 && blocked_ == n.get() && !outputs_.count(n.get())) {
-      // A view over this value has no strides: store it and read it back.
-      blocked_ = nullptr;
-      store(n, blocked_reason_);
+    if (!n->realized() && !plan_.has(n.get()) && !outputs_.count(n.get()))
+      if (const char* why = always_stored(n->op)) store(n, why);
+    if (n->realized() || stored(n.get())) {
       id = load(n, chain);
+    } else if (n->op == Op::Full) {
+      Instr in;
+      in.kind = Instr::Kind::Const;
+      in.dtype = n->dtype;
+      in.value = n->attr<FullAttrs>().value;
+      if (is_param_scalar(in.dtype, in.value)) {
+        in.param = int(scalars_.size());
+        scalars_.push_back(param_bits(in.dtype, in.value));
+      }
+      id = push(in);
+    } else if (is_view(n->op)) {
+      if (decide_ && !outputs_.count(n.get())) inlined_.push_back(n.get());
+      NodeRef input = n->inputs[0];
+      chain.push_back({n->op, n->attrs, input});
+      views.push_back({std::move(n), std::move(key)});
+      n = std::move(input);
+      continue;
+    } else {
+      id = unblock(n, chain, emit_inline(n, chain));
     }
+    if (id >= 0) memo_[key] = id;
+    break;
   }
-  if (id >= 0) memo_[key] = id;
+  // Back up the views, innermost first, as the calls of a recursive walk return.
+  for (size_t i = views.size(); i-- > 0;) {
+    chain.pop_back();
+    id = unblock(views[i].node, chain, id);
+    if (id >= 0) memo_[views[i].key] = id;
+  }
   return id;
 }
 
+// `id` is -1 when a view over n has no strides (blocked_ names n): n is then
+// stored and read back.
+int Emitter::unblock(const NodeRef& n, const Chain& chain, int id) {
+  if (id < 0 && blocked_ == n.get() && !outputs_.count(n.get())) {
+    blocked_ = nullptr;
+    store(n, blocked_reason_);
+    id = load(n, chain);
+  }
+  return id;
+}
+
+// A node that is neither a view, a constant nor a buffer: computed here,
+// unless it is better stored.
 int Emitter::emit_inline(const NodeRef& n, const Chain& chain) {
-  if (!is_view(n->op) && !outputs_.count(n.get())) {
+  if (!outputs_.count(n.get())) {
     std::string why = recompute_reason(n, chain);
-    // The walk is depth-first: what this kernel will hold is what it holds,
-    // plus the computes above this node still waiting for it.
+    // What this kernel will hold is what it holds, plus the computes above
+    // this node still waiting for it.
     if (why.empty() && decide_ && size() + pending_ >= max_kernel_ops())
       why = fmt::format("kernel size: its consumer reached the cap of {}", max_kernel_ops());
     if (!why.empty()) {
@@ -268,11 +323,6 @@ int Emitter::emit_inline(const NodeRef& n, const Chain& chain) {
   }
   if (decide_ && !outputs_.count(n.get())) inlined_.push_back(n.get());
   if (n->op == Op::Index) return emit_index(n, chain);
-  if (is_view(n->op)) {
-    Chain c = chain;
-    c.push_back({n->op, n->attrs, n->inputs[0]});
-    return emit(n->inputs[0], c);
-  }
   return emit_compute(n, chain);
 }
 
@@ -331,6 +381,7 @@ int Emitter::emit_index(const NodeRef& n, const Chain& chain) {
   Instr in;
   in.kind = Instr::Kind::Load;
   in.dtype = src->dtype;
+  Pending pending(pending_, 1);  // the load waits for its index values
   for (size_t j = 1; j < n->inputs.size(); ++j) {
     istrides.push_back(ls.strides[size_t(sel[j - 1])]);
     int id = emit(n->inputs[j], chain);
@@ -353,12 +404,7 @@ int Emitter::emit_compute(const NodeRef& n, const Chain& chain) {
   in.kind = Instr::Kind::Compute;
   in.op = n->op;
   in.dtype = n->dtype;
-  struct Pending {  // this compute waits for its operands
-    int64_t& total;
-    int64_t mine;
-    Pending(int64_t& t, int64_t c) : total(t), mine(c) { total += mine; }
-    ~Pending() { total -= mine; }
-  } pending(pending_, cost(n->op));
+  Pending pending(pending_, cost(n->op));
   for (const NodeRef& x : n->inputs) {
     if (n->op == Op::Pow && x == n->inputs[1]) {
       // A constant exponent stays a literal: x^2, x^0.5, x^-1 have fast paths.

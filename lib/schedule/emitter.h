@@ -84,7 +84,9 @@ private:
   int push(Instr in);
   bool through(const Chain& chain, Layout& l);
   int load(const NodeRef& n, const Chain& chain);
+  static std::string memo_key(const NodeRef& n, const Chain& chain);
   int emit(const NodeRef& n, const Chain& chain);
+  int unblock(const NodeRef& n, const Chain& chain, int id);
   int emit_inline(const NodeRef& n, const Chain& chain);
   int emit_index(const NodeRef& n, const Chain& chain);
   int emit_compute(const NodeRef& n, const Chain& chain);
@@ -117,7 +119,7 @@ private:
   std::vector<std::string> ops_;
   int reduce_rank_ = 0;
   int64_t size_ = 0;
-  int64_t pending_ = 0;  // cost of the computes entered whose instructions are not pushed yet
+  int64_t pending_ = 0;  // cost of the computes (and indexed loads) entered, not pushed yet
   std::set<int> post_args_;  // args accessed after the reduction (outputs)
 };
 

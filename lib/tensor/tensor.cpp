@@ -62,8 +62,6 @@ void TensorImpl::rebind(NodeRef v) {
   if (external) v->write_back = external;
   node_ = std::move(v);
   version_++;
-  // 10^5 in-place updates must not build a graph too deep to walk.
-  if (node_->depth > Node::kMaxDepth && node_->refresh_depth() > Node::kMaxDepth) Tensor(std::make_shared<TensorImpl>(node_)).realize();
 }
 
 void TensorImpl::set_requires_grad(bool on) {
@@ -98,11 +96,7 @@ Tensor TensorImpl::make_view(const std::shared_ptr<TensorImpl>& self, NodeRef vi
   return Tensor(impl);
 }
 
-Tensor wrap(NodeRef n) {
-  Tensor t(std::make_shared<TensorImpl>(std::move(n)));
-  if (t.impl()->node()->depth > Node::kMaxDepth && t.impl()->node()->refresh_depth() > Node::kMaxDepth) t.realize();
-  return t;
-}
+Tensor wrap(NodeRef n) { return Tensor(std::make_shared<TensorImpl>(std::move(n))); }
 
 Tensor view_of(const Tensor& t, NodeRef v, Op op, const Attrs& attrs) {
   if (v == t.impl()->node()) return t;

@@ -64,7 +64,7 @@ inline const NodeRef& node_of(const Tensor& t, const char* op = __builtin_FUNCTI
   if (!t.defined()) undefined_tensor(op);
   return t.impl()->node();
 }
-/// A new tensor for `n` (computed now if its graph got too deep to walk).
+/// A new tensor for `n`.
 Tensor wrap(NodeRef n);
 
 }  // namespace kiln

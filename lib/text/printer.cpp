@@ -223,7 +223,9 @@ std::string structure(const Node& n, const std::vector<const Node*>& inputs) {
 NameMap carry_names(const std::vector<NodeRef>& before, const NameMap& names, const std::vector<NodeRef>& after) {
   // The rewritten nodes by structure (op, type, attributes, operands).
   std::unordered_map<std::string, const Node*> rewritten;
+  std::unordered_set<const Node*> kept;  // nodes of both graphs
   walk(after, [&](const Node* n) {
+    kept.insert(n);
     std::vector<const Node*> in;
     for (const NodeRef& x : n->inputs) in.push_back(x.get());
     rewritten.emplace(structure(*n, in), n);
@@ -235,7 +237,10 @@ NameMap carry_names(const std::vector<NodeRef>& before, const NameMap& names, co
   std::vector<const Node*> order;
   walk(before, [&](const Node* n) {
     order.push_back(n);
-    if (n->realized()) {
+    // A node the rewrite kept is its own counterpart, even where the
+    // rewritten graph holds another of its structure (a requested value, or
+    // a graph between passes, before CSE).
+    if (n->realized() || kept.count(n)) {
       twin[n] = n;
       return;
     }

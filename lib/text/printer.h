@@ -54,7 +54,7 @@ std::string scalar_str(const Scalar& s);
 /// Whether the text shows `n` as an input: realized values are leaves.
 inline bool is_input(const Node& n) { return n.realized(); }
 
-/// Names for a rewritten graph `after` (passes::optimize of `before`, whose
+/// Names for a rewritten graph `after` (passes::optimize or one pass of `before`, whose
 /// nodes have `names`): kept nodes keep theirs, each output takes the name
 /// of the output it replaces, and a rebuilt node the name of an original it
 /// equals structurally (by value numbering, so nodes CSE merged match too).

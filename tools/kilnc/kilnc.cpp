@@ -51,8 +51,12 @@ of its compilation, or runs it. With no --emit, --run or --time: --emit=graph.
                            each follows a header line):
       graph          the parsed graph, as canonical .kiln text
       grad           the gradient graph (see --grad, --wrt), as .kiln text
-      optimized      the graph after kiln's passes (view folding, exact
-                     folding, CSE): what the scheduler sees
+      passes         the graph after each of kiln's passes that changes it
+                     (fold, pack-contraction, cse), each under a line
+                     "# after PASS"
+      optimized      the graph after kiln's passes (exact folding, view
+                     folding, contraction packing, CSE): what the scheduler
+                     sees
       schedule       the kernels: what each reads, writes and computes, and
                      why each written value gets a buffer
       kernel         the Kernel IR of every kernel
@@ -128,7 +132,7 @@ struct Options {
   bool help = false;
 };
 
-const std::vector<std::string> kNeutralStages = {"graph", "grad", "optimized", "schedule", "kernel"};
+const std::vector<std::string> kNeutralStages = {"graph", "grad", "passes", "optimized", "schedule", "kernel"};
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -510,6 +514,27 @@ int main_(int argc, char** argv) {
     }
     return *optimized;
   };
+  // Each pass that changes the graph, names carried from the graph before it.
+  auto print_passes = [&]() {
+    NameMap names = prog.names;
+    print(prog, &names);
+    // Every printed graph stays alive: `names` is keyed by address, and a
+    // freed node's address may come back as a new node.
+    std::vector<std::vector<NodeRef>> printed = {prog.outputs};
+    std::string s;
+    kiln::passes::optimize(prog.outputs, [&](const char* pass, const std::vector<NodeRef>& after) {
+      Program p;
+      p.outputs = after;
+      p.inputs = used_inputs(after, prog.inputs);
+      p.names = kiln::text::carry_names(printed.back(), names, after);
+      NameMap all;
+      s += fmt::format("# after {}\n{}", pass, print(p, &all));
+      names = std::move(p.names);
+      for (auto& [n, name] : all) names[n] = name;
+      printed.push_back(after);
+    });
+    return s.empty() ? std::string("# no pass changes the graph\n") : s;
+  };
   auto get_schedule = [&]() -> const kiln::Schedule& {
     if (!schedule) schedule = kiln::make_schedule(get_optimized().outputs);
     return *schedule;
@@ -534,6 +559,8 @@ int main_(int argc, char** argv) {
       out << print(p);
     } else if (stage == "grad") {
       out << print(prog);
+    } else if (stage == "passes") {
+      out << print_passes();
     } else if (stage == "optimized") {
       out << print(get_optimized());
     } else if (stage == "schedule") {

@@ -1,0 +1,105 @@
+// The pack-contraction pass (see passes.h).
+//
+// A contraction sum_k a[.., k] * b[.., k] (both operands broadcast, one
+// reduced dim) runs on the backend's tiled path only when each operand is
+// contiguous along k. An operand that is not (a transposed gradient, a
+// batch-major input in a weight gradient) is laid out with k innermost
+// first: its distinct elements (the broadcast dims sliced to one) copied in
+// that order and read back through views, the same value. Its producer then
+// runs once per element in the copy instead of once per use.
+#include <unordered_set>
+
+#include "graph/builders.h"
+#include "passes/passes.h"
+#include "passes/rewrite.h"
+
+namespace kiln::passes {
+
+namespace {
+
+// Folds the nodes a packing built (a reshape of a reshape, an identity
+// permute), stopping at the graph they were built on, which is folded
+// already (and holds kept nodes, which must not fold).
+class FoldBuilt : public Rewrite {
+public:
+  explicit FoldBuilt(const std::unordered_set<const Node*>& built) : built_(built) {}
+
+private:
+  bool settled(const Node& n) const override { return n.realized() || !built_.count(&n); }
+  NodeRef rewrite(const NodeRef& n, std::vector<NodeRef>& in, bool changed) override {
+    if (NodeRef f = fold_node(*n, in)) return f;
+    return changed ? with_inputs(*n, in) : n;
+  }
+
+  const std::unordered_set<const Node*>& built_;
+};
+
+class PackContraction : public Rewrite {
+private:
+  NodeRef rewrite(const NodeRef& n, std::vector<NodeRef>& in, bool changed) override {
+    if (n->op == Op::Sum)
+      if (NodeRef m = pack(*n, in[0])) {
+        in[0] = m;
+        changed = true;
+      }
+    return changed ? with_inputs(*n, in) : n;
+  }
+
+  // The product `mul` summed by `sum` with its operands packed, or null if
+  // it is no contraction or every operand is contiguous along k already.
+  NodeRef pack(const Node& sum, const NodeRef& mul) {
+    if (mul->realized() || mul->op != Op::Mul || sum.attr<ReduceAttrs>().dims.size() != 1) return nullptr;
+    if (mul->dtype != kFloat32 && mul->dtype != kFloat64) return nullptr;
+    const Shape& full = mul->shape;
+    size_t R = full.size(), d = size_t(sum.attr<ReduceAttrs>().dims[0]);
+    if (full[d] <= 1) return nullptr;
+    std::vector<NodeRef> ops = mul->inputs;
+    std::unordered_set<const Node*> built;  // the nodes made here
+    auto made = [&](NodeRef r, const NodeRef& from) {
+      if (r != from) built.insert(r.get());
+      return r;
+    };
+    bool changed = false;
+    for (NodeRef& u : ops) {
+      Shape s(R - u->shape.size(), 1);
+      s.insert(s.end(), u->shape.begin(), u->shape.end());
+      NodeRef v = s == u->shape ? u : made(graph::view(u, s), u);
+      Layout l = graph::layout_of(v);
+      std::vector<size_t> expanded;  // broadcast dims that hold a size (stride 0)
+      bool broadcast = false;
+      for (size_t i = 0; i < R; ++i) {
+        if (s[i] == 1 && full[i] > 1) broadcast = true;
+        if (s[i] > 1 && l.strides[i] == 0) {
+          broadcast = true;
+          expanded.push_back(i);
+        }
+      }
+      // Not a contraction over d; or an operand constant along k (an expand),
+      // which no layout makes a plain load contiguous along k.
+      if (!broadcast || s[d] == 1 || l.strides[d] == 0) return nullptr;
+      if (l.strides[d] == 1) continue;
+      for (size_t b : expanded) v = made(graph::slice(v, int64_t(b), 0, 1), v);
+      Shape p, inv(R);
+      for (size_t i = 0; i < R; ++i)
+        if (i != d) p.push_back(int64_t(i));
+      p.push_back(int64_t(d));
+      for (size_t i = 0; i < R; ++i) inv[size_t(p[i])] = int64_t(i);
+      NodeRef lead = made(graph::permute(v, p), v);
+      NodeRef packed = made(graph::copy(lead), lead);
+      u = made(graph::permute(packed, inv), packed);
+      changed = true;
+    }
+    if (!changed) return nullptr;
+    NodeRef m = made(graph::binary(Op::Mul, ops[0], ops[1]), nullptr);
+    if (m->shape != full) return nullptr;
+    return FoldBuilt(built)(m);
+  }
+};
+
+}  // namespace
+
+std::vector<NodeRef> pack_contraction(const std::vector<NodeRef>& outputs) {
+  return PackContraction().run(outputs);
+}
+
+}  // namespace kiln::passes
