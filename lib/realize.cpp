@@ -198,7 +198,13 @@ void realize(const std::vector<Tensor>& tensors) {
   for (const NodeRef& n : sched.materialized)
     bufs[n.get()] = Buffer::allocate_elements(n->numel(), element_size(n->dtype));
 
-  Backend& backend = backend_for(kCPU);  // (every node is on the CPU so far)
+  // One realize computes on one device: its backend (the registry's).
+  Device device = targets.empty() ? kCPU : targets[0]->device;
+  for (const NodeRef& t : targets)
+    if (!(t->device == device))
+      throw Error("realize: expected all tensors to be on the same device, but found at least two devices, " +
+                  device.str() + " and " + t->device.str() + "!");
+  Backend& backend = backend_for(device);
   for (const ScheduledKernel& sk : sched.kernels) {
     if (debug_level() >= 2) std::fprintf(stderr, "---- kernel IR\n%s", sk.kernel.str().c_str());
     const Executable& exe = compiled_kernel(backend, sk.kernel);

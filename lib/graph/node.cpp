@@ -62,6 +62,13 @@ Node::Node(Op op, DType dtype, Shape shape, Attrs attrs, std::vector<NodeRef> in
       inputs(std::move(inputs)) {
   if (this->attrs.index() != op_info(op).attrs_index)
     throw Error(std::string("kiln: internal: a ") + op_name(op) + " node built with another op's attributes");
+  if (!this->inputs.empty()) {
+    device = this->inputs[0]->device;
+    for (const NodeRef& x : this->inputs)
+      if (!(x->device == device))
+        throw Error(std::string(op_name(op)) + ": expected all tensors to be on the same device, but found at "
+                    "least two devices, " + device.str() + " and " + x->device.str() + "!");
+  }
   g_nodes_alive.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -8,6 +8,7 @@
 
 #include "graph/attrs.h"
 #include "graph/layout.h"
+#include "kiln/device.h"
 #include "kiln/scalar.h"
 #include "runtime/buffer.h"
 
@@ -68,6 +69,9 @@ struct Node {
   Op op;
   DType dtype;
   Shape shape;
+  /// Where the value is computed and kept: a leaf's is set by whoever made
+  /// it (the CPU by default); an op's is its inputs' (all on one device).
+  Device device = kCPU;
   Attrs attrs;
   std::vector<NodeRef> inputs;
 

@@ -131,7 +131,7 @@ int64_t Tensor::size(int64_t d) const {
 }
 int64_t Tensor::dim() const { return int64_t(node_of(*this, "dim")->shape.size()); }
 int64_t Tensor::numel() const { return node_of(*this)->numel(); }
-Device Tensor::device() const { return kCPU; }
+Device Tensor::device() const { return node_of(*this, "device")->device; }
 Shape Tensor::strides() const { return graph::layout_of(node_of(*this)).strides; }
 int64_t Tensor::stride(int64_t d) const {
   require_dims(*this, d, "stride");
