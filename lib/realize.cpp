@@ -194,9 +194,6 @@ void realize(const std::vector<Tensor>& tensors) {
   if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
   check_launch_sizes(sched);
 
-  std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
-  for (const NodeRef& n : sched.materialized)
-    bufs[n.get()] = Buffer::allocate_elements(n->numel(), element_size(n->dtype));
 
   // One realize computes on one device: its backend (the registry's).
   Device device = targets.empty() ? kCPU : targets[0]->device;
@@ -205,6 +202,9 @@ void realize(const std::vector<Tensor>& tensors) {
       throw Error("realize: expected all tensors to be on the same device, but found at least two devices, " +
                   device.str() + " and " + t->device.str() + "!");
   Backend& backend = backend_for(device);
+  std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
+  for (const NodeRef& n : sched.materialized)
+    bufs[n.get()] = backend.allocate(n->numel(), element_size(n->dtype));
   for (const ScheduledKernel& sk : sched.kernels) {
     if (debug_level() >= 2) std::fprintf(stderr, "---- kernel IR\n%s", sk.kernel.str().c_str());
     const Executable& exe = compiled_kernel(backend, sk.kernel);

@@ -68,6 +68,10 @@ public:
 
   std::string compile(const Kernel& k) const override { return compile_object(k); }
 
+  std::shared_ptr<Buffer> allocate(int64_t numel, int64_t element_size) const override {
+    return Buffer::allocate_elements(numel, element_size, kCPU);
+  }
+
   std::unique_ptr<Executable> load(const Kernel& k, const std::string& artifact, std::string* why) const override {
     CpuKernelFn fn = load_object(k, artifact, why);
     return fn ? std::make_unique<CpuExecutable>(fn) : nullptr;

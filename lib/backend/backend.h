@@ -7,7 +7,9 @@
 //
 // A backend turns a kernel into an artifact (object code, PTX...), loads an
 // artifact into something it can launch, and launches it with its own
-// parallel mapping of the iteration space.
+// parallel mapping of the iteration space. It allocates the buffers of its
+// device, and declares the ops it computes natively; every other op reaches
+// it decomposed into Kernel IR primitives (kernel/decompose.h).
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "kernel/decompose.h"
 #include "kernel/kernel.h"
 #include "kiln/device.h"
+#include "runtime/buffer.h"
 
 namespace kiln {
 
@@ -60,6 +63,9 @@ public:
   virtual std::string emit(const Kernel& k, const std::string& stage) const = 0;
   /// The artifact for `k` (what the disk cache keeps).
   virtual std::string compile(const Kernel& k) const = 0;
+  /// A buffer of `numel` elements of `element_size` bytes on its device
+  /// (the CPU's: the runtime's caching allocator).
+  virtual std::shared_ptr<Buffer> allocate(int64_t numel, int64_t element_size) const = 0;
   /// Loads an artifact compile() made for `k`, or returns null with the
   /// reason in *why when it cannot (a damaged cache entry).
   virtual std::unique_ptr<Executable> load(const Kernel& k, const std::string& artifact, std::string* why) const = 0;
