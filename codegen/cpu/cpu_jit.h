@@ -2,11 +2,19 @@
 // The CPU backend: Kernel IR -> MLIR (scf/arith/math) -> LLVM IR -> machine
 // code, through one long-lived ORC LLJIT tuned for the host CPU. This header
 // is free of MLIR/LLVM types so the rest of kiln compiles without them.
+#include <cstdint>
 #include <string>
 
 #include "kernel/kernel.h"
 
 namespace kiln::cpu {
+
+/// The CPU entry point of a kernel: it computes rows [row_begin, row_end) x
+/// columns [col_begin, col_end) of the output space (kernel.h), where a row
+/// is one index of dims 0..O-2 (row-major) and columns index dim O-1; the
+/// reduced dims are looped inside. `params` is kernel.h's launch layout.
+using CpuKernelFn = void (*)(void* const* ptrs, const int64_t* params, int64_t row_begin, int64_t row_end,
+                             int64_t col_begin, int64_t col_end);
 
 /// What besides a kernel's text decides its machine code: the code
 /// generator's sources, LLVM's version, the host CPU and its features.
@@ -17,7 +25,7 @@ const std::string& identity();
 std::string compile_object(const Kernel& k);
 
 /// Loads object code that compile_object made for `k` into the JIT and
-/// returns its entry point (see CpuKernelFn in kernel/kernel.h), or null
+/// returns its entry point (a CpuKernelFn), or null
 /// with the reason in *err (a damaged object). Not thread-safe.
 CpuKernelFn load_object(const Kernel& k, const std::string& object, std::string* err);
 

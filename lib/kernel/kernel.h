@@ -128,13 +128,9 @@ bool is_contraction(const Kernel& k);
 /// one stride per index operand (num_index of them), then the param consts
 /// by slot (param_bits of each):
 ///   params = [size_0..size_{R-1}, (stride_0..stride_{R-1}, offset, istride...) x A, scalar...]
-/// The CPU entry point computes rows [row_begin, row_end) x columns
-/// [col_begin, col_end) of the output space (the first O = R - reduce_rank
-/// dims), where a row is one index of dims 0..O-2 (row-major) and columns
-/// index dim O-1; the reduced dims are looped inside. O is at least 1 (the
-/// scheduler gives a full reduction a leading dim of size 1):
-///   void fn(void** ptrs, const int64_t* params,
-///           int64_t row_begin, int64_t row_end, int64_t col_begin, int64_t col_end);
+/// The output space is the first O = R - reduce_rank dims; O is at least 1
+/// (the scheduler gives a full reduction a leading dim of size 1). How a
+/// backend splits it (CPU rows and columns, CUDA blocks) is its own.
 /// Where the param consts start in `params`.
 int64_t first_scalar_param(const Kernel& k);
 /// A param const's launch value: the bits of its register value (float16 and
@@ -143,8 +139,5 @@ int64_t param_bits(DType t, const Scalar& v);
 /// Whether a scalar of dtype t becomes a launch parameter: floating values
 /// other than 0, +-1, +-inf and NaN, which code generation folds.
 bool is_param_scalar(DType t, const Scalar& v);
-
-using CpuKernelFn = void (*)(void* const* ptrs, const int64_t* params, int64_t row_begin,
-                             int64_t row_end, int64_t col_begin, int64_t col_end);
 
 }  // namespace kiln
