@@ -73,6 +73,13 @@ public:
 
 /// The backends of this build, the default (cpu) first.
 const std::vector<Backend*>& backends();
+/// A backend planned but not in this build: what kilnc lists for it (its
+/// name, one line, its stages); using it throws.
+struct PlannedBackend {
+  std::string name, description;
+  std::vector<BackendStage> stages;
+};
+const std::vector<PlannedBackend>& planned_backends();
 /// The backend named `name`; throws kiln::Error when it is unknown or not
 /// part of this build ("target 'cuda' is not supported yet ...").
 Backend& find_backend(const std::string& name);

@@ -13,6 +13,22 @@ const std::vector<Backend*>& backends() {
   return all;
 }
 
+const std::vector<PlannedBackend>& planned_backends() {
+  static const std::vector<PlannedBackend> planned = [] {
+    std::vector<PlannedBackend> p;
+    auto have = [](const std::string& n) {
+      for (Backend* b : backends())
+        if (b->name() == n) return true;
+      return false;
+    };
+    if (!have("cuda"))
+      p.push_back({"cuda", "NVIDIA GPUs: CUDA C++ -> NVRTC -> PTX (not supported yet)",
+                   {{"cuda", "each kernel as CUDA C++", "//"}, {"ptx", "each kernel as PTX", "//"}}});
+    return p;
+  }();
+  return planned;
+}
+
 Backend& find_backend(const std::string& name) {
   std::string have;
   for (Backend* b : backends()) {

@@ -37,14 +37,11 @@ const std::vector<Target>& targets() {
       t.stages = b->stages();
       ts.push_back(std::move(t));
     }
-    // Targets planned but not in this build: listed, so their stages are
+    // Backends planned but not in this build: listed, so their stages are
     // known, and refused by the registry when used.
-    if (std::none_of(ts.begin(), ts.end(), [](const Target& t) { return t.name == "cuda"; }))
-      ts.push_back({"cuda",
-                    "NVIDIA GPUs: CUDA C++ -> NVRTC -> PTX (not supported yet)",
-                    {{"cuda", "each kernel as CUDA C++", "//"}, {"ptx", "each kernel as PTX", "//"}},
-                    []() -> std::unique_ptr<Backend> {
-                      kiln::find_backend("cuda");  // throws: not in this build
+    for (const kiln::PlannedBackend& p : kiln::planned_backends())
+      ts.push_back({p.name, p.description, p.stages, [name = p.name]() -> std::unique_ptr<Backend> {
+                      kiln::find_backend(name);  // throws: not in this build
                       return nullptr;
                     }});
     return ts;

@@ -3,8 +3,8 @@
 // optimized, schedule, kernel) come before; a target adds its own stages,
 // each an emitter of one kernel's code, and runs programs.
 //
-// Adding a target (cuda: CUDA C++ -> NVRTC -> PTX) is one more entry in
-// targets(): its stages and a factory for its backend.
+// The targets are the registry's backends (lib/backend/registry.cpp), and
+// the backends it plans: kilnc names none itself.
 #include <functional>
 #include <memory>
 #include <string>
