@@ -3,7 +3,6 @@
 #include <atomic>
 #include <string>
 #include <type_traits>
-#include <unordered_set>
 
 #include "kiln/error.h"
 

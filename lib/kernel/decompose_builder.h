@@ -23,7 +23,6 @@ public:
   bool post = false;
 
   DType type(V v) const { return k_.body[size_t(v)].dtype; }
-  const Instr& instr(V v) const { return k_.body[size_t(v)]; }
 
   V push(Instr in) {
     if (in.kind != Instr::Kind::Const) in.post_reduce = post;
