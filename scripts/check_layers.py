@@ -21,8 +21,9 @@ include its own layer and any below):
   runtime   runtime/      buffers, the allocator, the thread pool, the disk cache
   graph     lib/graph/    nodes, layouts, the op table, shape and dtype rules,
                           graph values (formulas over nodes)
-  autodiff  lib/autodiff/ gradient rules: graph to graph, never computing
-  kernel    lib/kernel/   Kernel IR
+  kernel    lib/kernel/   Kernel IR, its primitives builder and float32 math
+  ops       lib/ops/      every op's definition: gradient rule and numerics
+  autodiff  lib/autodiff/ the backward walk: graph to graph, never computing
   passes    lib/passes/   graph rewrites
   schedule  lib/schedule/ fusion decisions, lowering to Kernel IR
   backend   lib/backend/  the Backend interface and the kernel cache

@@ -15,7 +15,7 @@
 // alias checks; O3 inlines the body into the wrapper and keeps that fact as
 // scoped alias metadata.
 //
-// The kernel is first decomposed (lib/kernel/decompose.h): what arrives here
+// The kernel is first decomposed (lib/ops/decompose.h): what arrives here
 // is primitives and the CPU's native ops, PyTorch's scalar semantics being
 // the shared decompositions'. ScalarEmitter lowers one instruction;
 // KernelBuilder (kernel_builder.h) the loops around them.
@@ -33,7 +33,7 @@
 
 #include "kiln/error.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "kernel/decompose.h"
+#include "ops/decompose.h"
 
 namespace kiln::cpu {
 

@@ -1,7 +1,7 @@
 #pragma once
 // The CPU backend's stages, for its own files (the only ones that see MLIR
 // and LLVM): Kernel IR -> validated (kernel/verify.h) -> decomposed into
-// primitives (lib/kernel/decompose.h) -> MLIR (kernel_to_mlir.cpp: loops in
+// primitives (lib/ops/decompose.h) -> MLIR (kernel_to_mlir.cpp: loops in
 // kernel_builder.h, reduction_loops.cpp, matmul_tile.cpp; one value in
 // scalar_emitter.cpp) -> the LLVM dialect and optimized LLVM IR
 // (pipeline.cpp) -> machine code in the JIT (jit.cpp).

@@ -1,7 +1,7 @@
 #pragma once
 // The CPU's lowering of one Kernel IR value to MLIR: loads and stores
 // (memory formats), the primitives of decomposed Kernel IR
-// (lib/kernel/decompose.h), the ops the CPU has natively (libm calls and
+// (lib/ops/decompose.h), the ops the CPU has natively (libm calls and
 // MLIR's math ops for float64 transcendentals; atan2, pow and fmod), and the
 // accumulators of reductions. PyTorch's semantics are not here: they are in
 // the decompositions, which every backend shares.

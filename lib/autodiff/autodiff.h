@@ -1,8 +1,8 @@
 #pragma once
 // Symbolic autodiff: the gradient of a graph is more graph.
 //
-// vjp() holds every op's gradient rule, written on graph values
-// (graph/value.h); gradients() walks the graph backwards from some outputs
+// vjp() applies an op's gradient rule (its definition in lib/ops/, written
+// on graph values, graph/value.h); gradients() walks the graph backwards from some outputs
 // and sums, for each requested node, the contributions of every path.
 // Nothing here computes a value: the resulting nodes are lazy like any
 // others, they fuse and compile with the forward pass when realized

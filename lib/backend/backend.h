@@ -9,12 +9,12 @@
 // artifact into something it can launch, and launches it with its own
 // parallel mapping of the iteration space. It allocates the buffers of its
 // device, and declares the ops it computes natively; every other op reaches
-// it decomposed into Kernel IR primitives (kernel/decompose.h).
+// it decomposed into Kernel IR primitives (ops/decompose.h).
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "kernel/decompose.h"
+#include "ops/decompose.h"
 #include "kernel/kernel.h"
 #include "kiln/device.h"
 #include "runtime/buffer.h"
@@ -51,7 +51,7 @@ public:
   virtual const std::vector<BackendStage>& stages() const = 0;
   /// Whether it computes `op` on registers of dtype `t` itself (a libm
   /// call, an instruction); every other op reaches it decomposed into
-  /// Kernel IR primitives (kernel/decompose.h), PyTorch's numerics written
+  /// Kernel IR primitives (ops/decompose.h), PyTorch's numerics written
   /// once for all backends.
   virtual bool native(Op op, DType t) const = 0;
   /// `k` as this backend lowers it: decomposed into primitives and its

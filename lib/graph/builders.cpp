@@ -95,14 +95,22 @@ NodeRef copy(const NodeRef& x) { return make(Op::Copy, x->dtype, x->shape, {x});
 NodeRef unary(Op op, const NodeRef& x) {
   const char* opname = op_name(op);
   DType t = x->dtype;
-  if (t == kBool && (op == Op::Neg || op == Op::Abs))
-    throw Error(fmt::format("{}: not supported for bool tensors (shape {}); use logical_not() to "
-                            "invert a mask",
-                            opname, shape_str(x->shape)));
-  if (op == Op::LogicalNot) return make(op, kBool, x->shape, {x});
-  // Rounding an integer changes nothing.
-  if (!is_floating(t) && (op == Op::Floor || op == Op::Ceil || op == Op::Round || op == Op::Trunc)) return x;
-  if (is_float_math(op) && !is_floating(t)) return make(op, kFloat32, x->shape, {cast(x, kFloat32)});
+  switch (op_traits(op)) {
+    case OpTraits::NoBool:
+      if (t == kBool)
+        throw Error(fmt::format("{}: not supported for bool tensors (shape {}); use logical_not() to "
+                                "invert a mask",
+                                opname, shape_str(x->shape)));
+      break;
+    case OpTraits::BoolResult: return make(op, kBool, x->shape, {x});
+    case OpTraits::IntIdentity:
+      if (!is_floating(t)) return x;
+      break;
+    case OpTraits::FloatMath:
+      if (!is_floating(t)) return make(op, kFloat32, x->shape, {cast(x, kFloat32)});
+      break;
+    default: break;
+  }
   return make(op, t, x->shape, {x});
 }
 
@@ -110,9 +118,10 @@ NodeRef binary(Op op, const Operand& a, const Operand& b) {
   const char* opname = op_name(op);
   DType compute = result_type({a, b});
   if (is_float_math(op) && !is_floating(compute)) compute = kFloat32;
-  if (op == Op::Sub && compute == kBool)
-    throw Error("sub: subtracting two bool tensors is not supported; use logical_xor() or "
-                "logical_not() instead");
+  if (op_traits(op) == OpTraits::NoBool && compute == kBool)
+    throw Error(fmt::format("{0}: {0} of two bool tensors is not supported; use logical_xor() or logical_not() "
+                            "instead",
+                            opname));
   auto node_of = [&](const Operand& o) {
     return o.node ? cast(o.node, compute) : full(*o.scalar, compute, {});
   };

@@ -19,10 +19,23 @@ enum class Op : uint8_t {
 #include "graph/ops.def"
 #undef OP
 };
+/// How many ops ops.def lists (Op(0) .. Op(kNumOps - 1)).
+inline constexpr size_t kNumOps = 0
+#define OP(E, name, kind, arity, traits, attrs) +1
+#include "graph/ops.def"
+#undef OP
+    ;
 
 enum class OpKind : uint8_t { Leaf, Elementwise, View, Scatter, Reduce, Scan, Gather, Primitive };
 
-enum class OpTraits : uint8_t { None, FloatMath, Compare };
+/// The dtype rule of an elementwise op beyond broadcasting and type
+/// promotion (graph/builders.cpp applies it; ops.def says which):
+///   FloatMath    integer inputs are computed as float32 (sqrt, exp, ...)
+///   Compare      a bool result of operands of one dtype
+///   BoolResult   a bool result of one operand of any dtype
+///   NoBool       refuses bool operands (there is no bool negative)
+///   IntIdentity  the identity on integers and bool (rounding)
+enum class OpTraits : uint8_t { None, FloatMath, Compare, BoolResult, NoBool, IntIdentity };
 
 struct OpInfo {
   const char* name;
@@ -37,6 +50,7 @@ inline bool is_elementwise(Op op) { return op_info(op).kind == OpKind::Elementwi
 /// A Kernel IR primitive (ops.def): never in a graph.
 inline bool is_primitive(Op op) { return op_info(op).kind == OpKind::Primitive; }
 inline bool is_view(Op op) { return op_info(op).kind == OpKind::View; }
+inline OpTraits op_traits(Op op) { return op_info(op).traits; }
 /// Integer inputs are computed as float32 (sqrt, exp, true division, ...).
 inline bool is_float_math(Op op) { return op_info(op).traits == OpTraits::FloatMath; }
 /// A bool result of two operands of one dtype.

@@ -41,6 +41,16 @@ Value Value::sum(const Shape& dims, bool keepdim) const {
   return Value(view(r.node, kept));
 }
 
+Value Value::sum_to(const Shape& to) const {
+  if (shape() == to) return *this;
+  int64_t lead = dim() - int64_t(to.size());
+  Shape dims;
+  for (int64_t d = 0; d < dim(); ++d)
+    if (d < lead || (to[d - lead] == 1 && size(d) != 1)) dims.push_back(d);
+  Value r = dims.empty() ? *this : sum(dims, true);
+  return r.reshape(to);
+}
+
 Value Value::cumsum(int64_t d) const {
   if (dim() == 0) {  // a 0-dim scan is the value itself, in the scan's dtype
     wrap_dim(d, 0, "cumsum");

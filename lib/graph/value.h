@@ -48,6 +48,9 @@ struct Value {
 
   /// Sum over `dims` (none: all), as Tensor::sum(dims, keepdim).
   Value sum(const Shape& dims, bool keepdim) const;
+  /// The sum back to `shape`, a shape this one was broadcast from
+  /// (PyTorch's sum_to_size): how a broadcast operand's gradient arrives.
+  Value sum_to(const Shape& shape) const;
   Value cumsum(int64_t dim) const;
   Value reshape(const Shape& shape) const;
   Value expand(const Shape& shape) const { return Value(graph::expand(node, shape)); }

@@ -1,7 +1,8 @@
 #pragma once
-// The instruction builder of the numerics decompositions (decompose.cpp,
-// decompose_math.cpp): appends primitives to a kernel body and names them
-// the way the expansions read (fma(a, b, c), sel(c, a, b), olt(a, b)...).
+// The instruction builder of the numerics decompositions (the op
+// definitions in lib/ops/, and decompose_math.cpp): appends primitives to a
+// kernel body and names them the way the expansions read (fma(a, b, c),
+// sel(c, a, b), olt(a, b)...).
 // Values are SSA ids of the kernel being built; an op's dtype is its first
 // operand's unless it says otherwise.
 #include <cstring>

@@ -140,4 +140,8 @@ int64_t param_bits(DType t, const Scalar& v);
 /// other than 0, +-1, +-inf and NaN, which code generation folds.
 bool is_param_scalar(DType t, const Scalar& v);
 
+/// The dtype of a register holding values of `t` in a decomposed kernel
+/// (ops/decompose.h): float16/bfloat16 are held in float32.
+inline DType register_dtype(DType t) { return t == kFloat16 || t == kBFloat16 ? kFloat32 : t; }
+
 }  // namespace kiln

@@ -1,7 +1,5 @@
 #include "kernel/verify.h"
 
-#include "kernel/decompose.h"
-
 #include <string>
 
 namespace kiln {
@@ -93,7 +91,7 @@ void verify_kernel(const Kernel& k) {
           if (dt(n) != kInt64) invalid_instr(k, i, "index operand %" + std::to_string(in.operands[n]) + " is not int64");
         if (load && in.accumulate) invalid_instr(k, i, "accumulating load");
         if (!load && !a.is_output) invalid_instr(k, i, "store to an input arg");
-        // Decomposed kernels (kernel/decompose.h) hold float16/bfloat16
+        // Decomposed kernels (ops/decompose.h) hold float16/bfloat16
         // values in f32 registers: their loads widen and stores narrow.
         DType v = load ? in.dtype : dt(0);
         bool reg = v == register_dtype(a.dtype) && in.dtype == v;

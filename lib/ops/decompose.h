@@ -12,8 +12,9 @@
 //                                %10 = div %c1, %9 : f32
 //                                %11 = round_f16 %10 : f32
 //
-// What is decomposed here: the division family (div with rounding modes,
-// remainder, fmod of integers), pow's special exponents and integer pow,
+// Each op's decomposition is its definition's (lib/ops/<family>.cpp,
+// OpDef::decompose); together they cover the division family (div with
+// rounding modes, remainder, fmod of integers), pow's special exponents and integer pow,
 // sigmoid, relu, sign, abs/neg of integers, bool arithmetic, NaN-propagating
 // maximum/minimum/clamp, the accurate float32 expansions of exp, exp2, log,
 // log2, log1p, expm1, sin, cos, tan, tanh and erf, casts (f64 -> f16/bf16
@@ -43,9 +44,5 @@ using NativeOps = std::function<bool(Op op, DType t)>;
 /// (sizes, strides, param consts) unchanged. Throws kiln::Error naming the
 /// op when a backend lacks something the kernel needs.
 Kernel decompose(const Kernel& k, const NativeOps& native);
-
-/// The dtype of a register holding values of `t`: float16/bfloat16 are
-/// held in float32.
-inline DType register_dtype(DType t) { return t == kFloat16 || t == kBFloat16 ? kFloat32 : t; }
 
 }  // namespace kiln
