@@ -23,6 +23,15 @@ const bool kReportedBlas = [] {
   return true;
 }();
 
+// LibTorch's thread count, and OpenBLAS's: at::set_num_threads sets
+// OpenMP's only, and OpenBLAS's own pool would otherwise use every core in
+// the 1-thread rows.
+void set_threads(int n) {
+  at::set_num_threads(n);
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+}
+
 struct TorchInputs {
   torch::Tensor x = torch::rand({kN}), y = torch::rand({kN});
 };
@@ -32,7 +41,7 @@ TorchInputs& torch_inputs() {
 }
 
 void BM_LibTorchEagerChain(benchmark::State& state) {
-  at::set_num_threads(int(state.range(0)));
+  set_threads(int(state.range(0)));
   auto& in = torch_inputs();
   for (auto _ : state) {
     torch::Tensor out = ((torch::sin(in.x) * in.y + 1).exp() - in.x).abs().sqrt() * 0.5 + in.y.tanh();
@@ -43,7 +52,7 @@ void BM_LibTorchEagerChain(benchmark::State& state) {
 BENCHMARK(BM_LibTorchEagerChain)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_LibTorchEagerSumOfProducts(benchmark::State& state) {
-  at::set_num_threads(int(state.range(0)));
+  set_threads(int(state.range(0)));
   auto& in = torch_inputs();
   for (auto _ : state) {
     torch::Tensor s = (in.x * in.y).sum();
@@ -55,7 +64,7 @@ BENCHMARK(BM_LibTorchEagerSumOfProducts)->Arg(1)->Arg(2)->Unit(benchmark::kMilli
 
 void BM_LibTorchMatmul(benchmark::State& state) {
   int64_t n = state.range(0);
-  at::set_num_threads(int(state.range(1)));
+  set_threads(int(state.range(1)));
   torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
   for (auto _ : state) {
     torch::Tensor c = torch::matmul(a, b);
@@ -72,7 +81,7 @@ namespace {
 
 // The MLP training step of bench/training_bench.cpp, eager.
 void BM_LibTorchMlpTrainStep(benchmark::State& state) {
-  at::set_num_threads(int(state.range(0)));
+  set_threads(int(state.range(0)));
   torch::manual_seed(0);
   const int64_t B = 256, I = 784, H = 512, O = 10;
   torch::Tensor X = torch::rand({B, I}), y = torch::arange(B) % O;

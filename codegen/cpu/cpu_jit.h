@@ -20,6 +20,12 @@ using CpuKernelFn = void (*)(void* const* ptrs, const int64_t* params, int64_t r
 /// generator's sources, LLVM's version, the host CPU and its features.
 const std::string& identity();
 
+/// The vector width the code generator tiles for: 512 bits where the host
+/// has AVX-512, else 256 (AVX2). KILN_CPU_VECTOR_BITS=256 forces the
+/// narrower tiles (to test them on an AVX-512 host); it is part of
+/// identity().
+int vector_bits();
+
 /// Relocatable object code for `k` (what the disk cache keeps). Throws
 /// kiln::Error naming the kernel if compilation fails.
 std::string compile_object(const Kernel& k);

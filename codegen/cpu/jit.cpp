@@ -4,6 +4,7 @@
 // stages as text for KILN_DEBUG=3 and kilnc.
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
 #include <string>
 #include <unordered_map>
 
@@ -138,6 +139,16 @@ std::string symbol_base(const Kernel& k) {
 
 }  // namespace
 
+int vector_bits() {
+  static const int bits = [] {
+    bool avx512 = jit().tm->getTargetFeatureString().contains("+avx512f");
+    const char* force = std::getenv("KILN_CPU_VECTOR_BITS");
+    if (force && std::string(force) == "256") return 256;
+    return avx512 ? 512 : 256;
+  }();
+  return bits;
+}
+
 // What besides the kernel decides its machine code: this backend as built,
 // LLVM, and the host CPU. A rebuilt backend never reuses old cache entries.
 const std::string& identity() {
@@ -146,7 +157,8 @@ const std::string& identity() {
     // The code generator's sources (not the build's time: a rebuild that
     // changes nothing here keeps the cache), LLVM, and the target.
     return std::string("kiln-cpu " KILN_CODEGEN_ID " llvm " LLVM_VERSION_STRING " ") +
-           j.tm->getTargetCPU().str() + " " + j.tm->getTargetFeatureString().str();
+           j.tm->getTargetCPU().str() + " " + j.tm->getTargetFeatureString().str() + " vector " +
+           std::to_string(vector_bits());
   }();
   return id;
 }

@@ -59,8 +59,10 @@ private:
   func::FuncOp build_body(const std::string& name);
 
   // --- Elementwise kernels (reduce_rank 0) -----------------------------
-  // Rows, then columns; the instructions run once per element.
+  // Rows, then columns; the instructions run once per element. With an arg
+  // strided along the columns, column blocks of kBlockCols outside the rows.
   void build_elementwise(Value params, Value bounds[4]);
+  static constexpr int64_t kBlockCols = 32;
 
   // --- Reduction kernels (reduce_rank > 0) -----------------------------
   // For each output element (rows x columns as above) the reduced dims are
@@ -130,6 +132,16 @@ private:
   std::vector<Value> dot_tile(const std::vector<Value>& a, const std::vector<Value>& b, DType t);
 
   void build_matmul(const MatmulPattern& m, Value bounds[4]);
+
+  // Contractions with an operand strided along k (a transposed weight in a
+  // backward matmul): when at launch one operand (Q) is contiguous along
+  // the output columns and stride 0 along the rows, and the other (P)
+  // stride 0 along the columns, an outer product: tiles of 6 (AVX2) or 8 rows x 2
+  // vectors of columns, per k one broadcast P element times two Q vectors.
+  // Each element is one fma chain over k in order from 0, whichever tile or
+  // scalar loop computes it. Otherwise `other` builds the general orders.
+  bool outer_pattern(MatmulPattern& m);
+  void build_outer_matmul(const MatmulPattern& m, Value bounds[4], const std::function<void()>& other);
 
   struct LoopDim {
     Value size, weight;         // trip count; weight in the row-major position

@@ -97,6 +97,22 @@ void KernelBuilder::build_elementwise(Value params, Value bounds[4]) {
   }
 
   Value one = b_.create<arith::ConstantIndexOp>(loc_, 1);
+  // An arg walked with a launch stride along the columns (a transpose, a
+  // strided view) reads one element per cache line in a row: the columns
+  // are then done in blocks of kBlockCols, each block over every row, so
+  // those lines are used by the next rows before they leave L1. Elements
+  // are independent, so the order changes no value.
+  Value col_begin = bounds[2], col_end = bounds[3];
+  bool blocked = R >= 2 && std::any_of(k_.args.begin(), k_.args.end(),
+                                       [](const KernelArg& a) { return a.inner == InnerStride::General; });
+  if (blocked) {
+    auto blocks = b_.create<scf::ForOp>(loc_, bounds[2], bounds[3], b_.create<arith::ConstantIndexOp>(loc_, kBlockCols));
+    b_.setInsertionPointToStart(blocks.getBody());
+    col_begin = blocks.getInductionVar();
+    col_end = b_.create<arith::MinSIOp>(
+        loc_, b_.create<arith::AddIOp>(loc_, col_begin, b_.create<arith::ConstantIndexOp>(loc_, kBlockCols)),
+        bounds[3]);
+  }
   auto rows = b_.create<scf::ForOp>(loc_, bounds[0], bounds[1], one);
   b_.setInsertionPointToStart(rows.getBody());
 
@@ -118,7 +134,7 @@ void KernelBuilder::build_elementwise(Value params, Value bounds[4]) {
     row_ptr[a] = gep(mem_type(&ctx_, k_.args[a].dtype), args_[a], off);
   }
 
-  auto cols = b_.create<scf::ForOp>(loc_, bounds[2], bounds[3], one);
+  auto cols = b_.create<scf::ForOp>(loc_, col_begin, col_end, one);
   b_.setInsertionPointToStart(cols.getBody());
   Value col = b_.create<arith::IndexCastOp>(loc_, i64(), cols.getInductionVar());
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/cpu/cpu_jit.h"
 #include "kiln/error.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
@@ -54,7 +55,8 @@ std::vector<Value> KernelBuilder::row_offsets(Value r) {
 }
 
 std::vector<Value> KernelBuilder::dot_tile(const std::vector<Value>& a, const std::vector<Value>& b, DType t) {
-  const int W = t == kFloat32 ? 8 : 4;
+  // One vector register per accumulator: 16 or 8 float32 lanes (8 or 4 float64).
+  const int W = vector_bits() / (t == kFloat32 ? 32 : 64);
   const size_t TR = a.size(), TC = b.size();
   Type et = reg_type(&ctx_, t);
   auto vt = mlir::VectorType::get({W}, et);
@@ -79,13 +81,34 @@ std::vector<Value> KernelBuilder::dot_tile(const std::vector<Value>& a, const st
     b_.create<scf::YieldOp>(loc_, out);
     vsum.assign(loop.getResults().begin(), loop.getResults().end());
   }
+  // Each accumulator's lanes summed pairwise: lane i += lane i + h for h =
+  // W/2, ..., 1. Up to W accumulators at once, as vectors: two vectors that
+  // each hold accumulators of g lanes give one holding them with g/2 lanes
+  // (the low half of each plus its high half), so W accumulators take W - 1
+  // vector adds instead of W (W - 1) scalar ones. Missing accumulators of a
+  // remainder tile are zeros; lanes of different accumulators never mix.
   std::vector<Value> hs;
-  for (Value v : vsum) {
-    std::vector<Value> l;
-    for (int i = 0; i < W; ++i) l.push_back(b_.create<LLVMD::ExtractElementOp>(loc_, v, i64_const(i)));
-    for (int h = W / 2; h >= 1; h /= 2)
-      for (int i = 0; i < h; ++i) l[size_t(i)] = b_.create<arith::AddFOp>(loc_, l[size_t(i)], l[size_t(i + h)]);
-    hs.push_back(l[0]);
+  for (size_t g0 = 0; g0 < vsum.size(); g0 += size_t(W)) {
+    std::vector<Value> vs(vsum.begin() + long(g0), vsum.begin() + long(std::min(vsum.size(), g0 + size_t(W))));
+    size_t real = vs.size();
+    while (vs.size() < size_t(W)) vs.push_back(zv);
+    for (int g = W; g > 1; g /= 2) {
+      std::vector<Value> next;
+      for (size_t i = 0; i < vs.size(); i += 2) {
+        std::vector<int32_t> lo, hi;
+        for (int v = 0; v < 2; ++v)
+          for (int a = 0; a < W / g; ++a)
+            for (int l = 0; l < g / 2; ++l) {
+              lo.push_back(v * W + a * g + l);
+              hi.push_back(v * W + a * g + g / 2 + l);
+            }
+        Value L = b_.create<LLVMD::ShuffleVectorOp>(loc_, vs[i], vs[i + 1], lo);
+        Value H = b_.create<LLVMD::ShuffleVectorOp>(loc_, vs[i], vs[i + 1], hi);
+        next.push_back(b_.create<arith::AddFOp>(loc_, L, H));
+      }
+      vs = std::move(next);
+    }
+    for (size_t j = 0; j < real; ++j) hs.push_back(b_.create<LLVMD::ExtractElementOp>(loc_, vs[0], i64_const(int64_t(j))));
   }
   Value zs = b_.create<arith::ConstantOp>(loc_, et, b_.getFloatAttr(et, 0.0));
   std::vector<Value> tail(TR * TC, zs), res;
@@ -188,6 +211,179 @@ void KernelBuilder::build_matmul(const MatmulPattern& m, Value bounds[4]) {
   auto one = b_.create<scf::ForOp>(loc_, idx_const(0), nr, idx_const(1));
   b_.setInsertionPointToStart(one.getBody());
   do_rows({row_offsets(to_i64(b_.create<arith::AddIOp>(loc_, r0, one.getInductionVar())))});
+}
+
+}  // namespace kiln::cpu
+
+namespace kiln::cpu {
+
+bool KernelBuilder::outer_pattern(MatmulPattern& m) {
+  // A contraction the dot tile does not take (an operand strided along k):
+  // it runs as an outer product when at launch one operand is contiguous
+  // along the output columns.
+  if (!k_.contraction || k_.rank < 3 || k_.reduce_rank != 1) return false;
+  for (size_t i = 0; i < k_.body.size(); ++i)
+    if (k_.body[i].kind == Instr::Kind::Reduce) m.reduce = i;
+  const Instr& mu = k_.body[size_t(k_.body[m.reduce].operands[0])];
+  DType t = mu.dtype;
+  if (t != kFloat32 && t != kFloat64) return false;
+  bool all_contig = true;
+  for (int l : mu.operands) {
+    const KernelArg& a = k_.args[size_t(k_.body[size_t(l)].arg)];
+    if (a.dtype != t || a.inner == InnerStride::Bcast) return false;
+    all_contig &= a.inner == InnerStride::Contig;
+  }
+  if (all_contig) return false;
+  m.x = k_.body[size_t(std::min(mu.operands[0], mu.operands[1]))].arg;
+  m.y = k_.body[size_t(std::max(mu.operands[0], mu.operands[1]))].arg;
+  m.t = t;
+  return true;
+}
+
+void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], const std::function<void()>& other) {
+  const int R = k_.rank, O = R - 1;
+  const size_t x = size_t(m.x), y = size_t(m.y);
+  const int W = vector_bits() / (m.t == kFloat32 ? 32 : 64);
+  // Rows x 2 vectors of columns: 2 MR accumulators, 2 B vectors and one
+  // broadcast A value in registers (16 of them with AVX2, 32 with AVX-512).
+  const int MR = vector_bits() == 512 ? 8 : 6, NC = 2 * W;
+  Type et = reg_type(&ctx_, m.t);
+  auto vt = mlir::VectorType::get({W}, et);
+  const unsigned esize = m.t == kFloat32 ? 4 : 8;
+  Value z = i64_const(0), one = i64_const(1);
+  auto both = [&](Value u, Value v) { return b_.create<arith::AndIOp>(loc_, u, v); };
+  // P: stride 0 along the columns (A's rows); Q: stride 0 along the rows
+  // before them and stride 1 along the columns (B, row-major in [k, n]).
+  Value c1 = both(both(cmp_eq(strides_[x][size_t(O - 1)], z), cmp_eq(strides_[y][size_t(O - 2)], z)),
+                  cmp_eq(strides_[y][size_t(O - 1)], one));
+  Value c2 = both(both(cmp_eq(strides_[y][size_t(O - 1)], z), cmp_eq(strides_[x][size_t(O - 2)], z)),
+                  cmp_eq(strides_[x][size_t(O - 1)], one));
+  // The tile's sums, for the epilogue: MR x NC elements.
+  Value buf = b_.create<LLVMD::AllocaOp>(loc_, ptr(), et, i64_const(int64_t(MR) * NC), 64);
+  auto branch = b_.create<scf::IfOp>(loc_, b_.create<arith::OrIOp>(loc_, c1, c2), /*withElseRegion=*/true);
+  b_.setInsertionPointToStart(branch.elseBlock());
+  other();
+  b_.setInsertionPointToStart(branch.thenBlock());
+  OpBuilder::InsertionGuard guard(b_);
+  ScalarEmitter s(b_, loc_);
+  Value P = sel(c1, args_[x], args_[y]), Q = sel(c1, args_[y], args_[x]);
+  Value pk = sel(c1, strides_[x][size_t(R - 1)], strides_[y][size_t(R - 1)]);
+  Value qk = sel(c1, strides_[y][size_t(R - 1)], strides_[x][size_t(R - 1)]);
+  auto p_off = [&](const std::vector<Value>& ro) { return sel(c1, ro[x], ro[y]); };
+  auto q_off = [&](const std::vector<Value>& ro) { return sel(c1, ro[y], ro[x]); };
+  Value K = sizes_[size_t(R - 1)];
+
+  // Every element is fma(p_k, q_k, acc) for k = 0, 1, ... from acc = 0, in
+  // a vector lane or in the scalar loop of the last columns alike, so no
+  // tile shape and no split among threads changes a value.
+  auto splat = [&](Value v, mlir::VectorType type) {
+    Value u = b_.create<LLVMD::UndefOp>(loc_, type);
+    u = b_.create<LLVMD::InsertElementOp>(loc_, u, v, i64_const(0));
+    return Value(b_.create<LLVMD::ShuffleVectorOp>(loc_, u, u, std::vector<int32_t>(size_t(W), 0)));
+  };
+  // The sums of rows `ap` (P at k = 0) x columns [c, c + NC) (Q at k = 0,
+  // column c: qp) into buf, row i at i * NC. With `mask` (the last
+  // columns), only the lanes it sets are loaded (the others are unused).
+  auto vector_tile = [&](const std::vector<Value>& ap, Value qp, const std::vector<Value>& mask) {
+    Value zv = b_.create<arith::ConstantOp>(
+        loc_, vt, mlir::DenseElementsAttr::get(vt, llvm::ArrayRef<mlir::Attribute>(b_.getFloatAttr(et, 0.0))));
+    std::vector<Value> acc(ap.size() * 2, zv);
+    OpBuilder::InsertionGuard g(b_);
+    auto loop = b_.create<scf::ForOp>(loc_, idx_const(0), index(K), idx_const(1), acc);
+    b_.setInsertionPointToEnd(loop.getBody());
+    Value k = to_i64(loop.getInductionVar());
+    Value qrow = gep(et, qp, mul(k, qk));
+    Value b0, b1;
+    if (mask.empty()) {
+      b0 = b_.create<LLVMD::LoadOp>(loc_, vt, qrow, esize);
+      b1 = b_.create<LLVMD::LoadOp>(loc_, vt, gep(et, qrow, i64_const(W)), esize);
+    } else {
+      b0 = b_.create<LLVMD::MaskedLoadOp>(loc_, vt, qrow, mask[0], mlir::ValueRange{zv}, esize);
+      b1 = b_.create<LLVMD::MaskedLoadOp>(loc_, vt, gep(et, qrow, i64_const(W)), mask[1], mlir::ValueRange{zv}, esize);
+    }
+    auto it = loop.getRegionIterArgs();
+    std::vector<Value> out;
+    Value kp = mul(k, pk);
+    for (size_t i = 0; i < ap.size(); ++i) {
+      Value a = splat(b_.create<LLVMD::LoadOp>(loc_, et, gep(et, ap[i], kp)), vt);
+      out.push_back(b_.create<math::FmaOp>(loc_, a, b0, it[2 * i]));
+      out.push_back(b_.create<math::FmaOp>(loc_, a, b1, it[2 * i + 1]));
+    }
+    b_.create<scf::YieldOp>(loc_, out);
+    b_.setInsertionPointAfter(loop);
+    for (size_t i = 0; i < ap.size(); ++i)
+      for (int v = 0; v < 2; ++v)
+        b_.create<LLVMD::StoreOp>(loc_, loop.getResult(unsigned(2 * i + size_t(v))),
+                                  gep(et, buf, i64_const(int64_t(i) * NC + v * W)), esize);
+  };
+  // The epilogue (stage 1) of rows [r0, r0 + nr) x columns [c, c + nc),
+  // their sums in buf.
+  auto epilogue = [&](Value r0, Value nr, Value c, Value nc) {
+    OpBuilder::InsertionGuard g(b_);
+    auto rows = b_.create<scf::ForOp>(loc_, idx_const(0), index(nr), idx_const(1));
+    b_.setInsertionPointToStart(rows.getBody());
+    Value i = to_i64(rows.getInductionVar());
+    std::vector<Value> ro = row_offsets(add(r0, i));
+    auto cols = b_.create<scf::ForOp>(loc_, idx_const(0), index(nc), idx_const(1));
+    b_.setInsertionPointToStart(cols.getBody());
+    Value j = to_i64(cols.getInductionVar());
+    v_[m.reduce] = b_.create<LLVMD::LoadOp>(loc_, et, gep(et, buf, add(mul(i, i64_const(NC)), j)));
+    stage1(s, advance(ro, add(c, j), O - 1, false, true));
+  };
+
+  // Columns in tiles of NC (outermost: a tile's K x NC panel of Q stays in
+  // cache while every row block passes over it), rows in blocks of MR; the
+  // last columns in one masked tile.
+  auto column_tile = [&](Value c, Value nc, const std::vector<Value>& mask) {
+    auto blocks = b_.create<scf::ForOp>(loc_, bounds[0], bounds[1], idx_const(MR));
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPointToStart(blocks.getBody());
+    Value r0 = to_i64(blocks.getInductionVar());
+    Value nr = b_.create<arith::MinSIOp>(loc_, b_.create<arith::SubIOp>(loc_, to_i64(bounds[1]), r0), i64_const(MR));
+    std::vector<std::vector<Value>> rows;
+    Value same = cmp_eq(nr, i64_const(MR));
+    for (int i = 0; i < MR; ++i) {
+      rows.push_back(row_offsets(add(r0, i64_const(i))));
+      if (i) same = both(same, cmp_eq(q_off(rows[size_t(i)]), q_off(rows[0])));
+    }
+    auto whole = b_.create<scf::IfOp>(loc_, same, /*withElseRegion=*/true);
+    b_.setInsertionPointToStart(whole.thenBlock());
+    {
+      std::vector<Value> ap;
+      for (const auto& ro : rows) ap.push_back(gep(et, P, p_off(ro)));
+      vector_tile(ap, gep(et, Q, add(q_off(rows[0]), c)), mask);
+      epilogue(r0, nr, c, nc);
+    }
+    b_.setInsertionPointToStart(whole.elseBlock());
+    auto single = b_.create<scf::ForOp>(loc_, idx_const(0), index(nr), idx_const(1));
+    b_.setInsertionPointToStart(single.getBody());
+    Value r = add(r0, to_i64(single.getInductionVar()));
+    std::vector<Value> ro = row_offsets(r);
+    vector_tile({gep(et, P, p_off(ro))}, gep(et, Q, add(q_off(ro), c)), mask);
+    epilogue(r, one, c, nc);
+  };
+  Value cb = to_i64(bounds[2]), ce = to_i64(bounds[3]);
+  Value n = b_.create<arith::SubIOp>(loc_, ce, cb);
+  Value full = add(cb, mul(b_.create<arith::DivUIOp>(loc_, n, i64_const(NC)), i64_const(NC)));
+  {
+    OpBuilder::InsertionGuard g(b_);
+    auto cols = b_.create<scf::ForOp>(loc_, index(cb), index(full), idx_const(NC));
+    b_.setInsertionPointToStart(cols.getBody());
+    column_tile(to_i64(cols.getInductionVar()), i64_const(NC), {});
+  }
+  Value rest = b_.create<arith::SubIOp>(loc_, ce, full);
+  auto last = b_.create<scf::IfOp>(loc_, b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sgt, rest, z),
+                                   /*withElseRegion=*/false);
+  b_.setInsertionPointToStart(last.thenBlock());
+  auto it = mlir::VectorType::get({W}, b_.getI64Type());
+  std::vector<int64_t> lanes(static_cast<size_t>(W), 0);
+  for (int l = 0; l < W; ++l) lanes[size_t(l)] = l;
+  Value iota = b_.create<arith::ConstantOp>(loc_, it, mlir::DenseElementsAttr::get(it, llvm::ArrayRef<int64_t>(lanes)));
+  Value rest_v = splat(rest, it);
+  Value rest_hi = splat(b_.create<arith::SubIOp>(loc_, rest, i64_const(W)), it);
+  std::vector<Value> mask = {b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::slt, iota, rest_v),
+                             b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::slt, iota, rest_hi)};
+  column_tile(full, rest, mask);
 }
 
 }  // namespace kiln::cpu

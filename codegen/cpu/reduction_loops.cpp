@@ -110,23 +110,28 @@ void KernelBuilder::build_reduction(Value params, Value bounds[4]) {
     for (size_t a = 0; a < A; ++a)
       if (used_[0][a]) pick(x.stride[a], y.stride[a]);
   }
-  if (!tiling) {
-    MatmulPattern mm;
-    if (matmul_pattern(mm)) build_matmul(mm, bounds);
-    else row_loop(bounds, false);
-    return;
-  }
-  // Accumulator arrays of the tiled order, at function entry.
-  for (const Slot& sl : slots_)
-    for (Type t : sl.types)
-      acc_arrays_.push_back(b_.create<LLVMD::AllocaOp>(loc_, ptr(), s.acc_mem_type(t), i64_const(kTile), 32));
-  Value tiled = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sge, sizes_[size_t(O - 1)], i64_const(2));
-  auto branch = b_.create<scf::IfOp>(loc_, tiled, /*withElseRegion=*/true);
-  OpBuilder::InsertionGuard guard(b_);
-  b_.setInsertionPointToStart(branch.thenBlock());
-  row_loop(bounds, true);
-  b_.setInsertionPointToStart(branch.elseBlock());
-  row_loop(bounds, false);
+  auto orders = [&] {
+    if (!tiling) {
+      MatmulPattern mm;
+      if (matmul_pattern(mm)) build_matmul(mm, bounds);
+      else row_loop(bounds, false);
+      return;
+    }
+    // Accumulator arrays of the tiled order, at function entry.
+    for (const Slot& sl : slots_)
+      for (Type t : sl.types)
+        acc_arrays_.push_back(b_.create<LLVMD::AllocaOp>(loc_, ptr(), s.acc_mem_type(t), i64_const(kTile), 32));
+    Value tiled = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sge, sizes_[size_t(O - 1)], i64_const(2));
+    auto branch = b_.create<scf::IfOp>(loc_, tiled, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b_);
+    b_.setInsertionPointToStart(branch.thenBlock());
+    row_loop(bounds, true);
+    b_.setInsertionPointToStart(branch.elseBlock());
+    row_loop(bounds, false);
+  };
+  MatmulPattern outer;
+  if (outer_pattern(outer)) build_outer_matmul(outer, bounds, orders);
+  else orders();
 }
 
 std::vector<Value> KernelBuilder::slot_acc(const Slot& sl, const std::vector<Value>& acc, bool tiled) {

@@ -45,6 +45,42 @@ private:
     return changed ? with_inputs(*n, in) : n;
   }
 
+  // Whether the backend's outer-product tile takes the contraction as it
+  // is. In the kernel's order (the other dims, then k), one operand (B) is
+  // contiguous along the output columns (the last other dim) and broadcast
+  // along the rows (the one before), the other (A) broadcast along the
+  // columns. A weight's gradient (X^T dY) and a backward matmul through a
+  // weight (dY W) are such: packing them would copy a transpose.
+  static bool outer_product(const std::vector<NodeRef>& ops, const Shape& full, size_t d) {
+    size_t R = full.size();
+    if (R < 3 || ops.size() != 2) return false;
+    std::vector<size_t> order;
+    for (size_t i = 0; i < R; ++i)
+      if (i != d) order.push_back(i);
+    order.push_back(d);
+    // Sizes and strides in that order (dims the operand lacks: size 1).
+    auto layout = [&](const NodeRef& u, Shape& s, Shape& st) {
+      Layout l = graph::layout_of(u);
+      size_t lead = R - u->shape.size();
+      for (size_t i : order) {
+        s.push_back(i < lead ? 1 : u->shape[i - lead]);
+        st.push_back(i < lead ? 0 : l.strides[i - lead]);
+      }
+    };
+    const size_t col = R - 2, row = R - 3, k = R - 1;
+    if (full[order[row]] <= 1) return false;
+    for (size_t b = 0; b < 2; ++b) {
+      Shape sb, tb, sa, ta;
+      layout(ops[b], sb, tb);
+      layout(ops[1 - b], sa, ta);
+      bool b_cols = sb[col] > 1 && tb[col] == 1 && sb[k] > 1 && tb[k] != 1;
+      bool b_rows_bcast = sb[row] == 1 || tb[row] == 0;
+      bool a_cols_bcast = sa[col] == 1 || ta[col] == 0;
+      if (b_cols && b_rows_bcast && a_cols_bcast) return true;
+    }
+    return false;
+  }
+
   // The product `mul` summed by `sum` with its operands packed, or null if
   // it is no contraction or every operand is contiguous along k already.
   NodeRef pack(const Node& sum, const NodeRef& mul) {
@@ -54,6 +90,7 @@ private:
     size_t R = full.size(), d = size_t(sum.attr<ReduceAttrs>().dims[0]);
     if (full[d] <= 1) return nullptr;
     std::vector<NodeRef> ops = mul->inputs;
+    if (outer_product(ops, full, d)) return nullptr;
     std::unordered_set<const Node*> built;  // the nodes made here
     auto made = [&](NodeRef r, const NodeRef& from) {
       if (r != from) built.insert(r.get());

@@ -1,8 +1,10 @@
 // The matmul family. A product is a broadcast multiply folded over the
-// shared dim: out[..., m, n] = sum_k a[..., m, k] * bT[..., n, k], with bT
-// laid out contiguously so both operands of the folded loop are contiguous
-// and it vectorizes. The multiply is fused into the reduction kernel: no
-// [..., m, n, k] temporary exists.
+// shared dim: out[..., m, n] = sum_k a[..., m, k] * bT[..., n, k], bT a view
+// of b. The multiply is fused into the reduction kernel: no [..., m, n, k]
+// temporary exists. How the operands are read is the backend's (its dot
+// tile when both are contiguous along k, its outer-product tile when b is
+// contiguous along n); the pack-contraction pass copies an operand only
+// when neither applies.
 #include <fmt/format.h>
 
 #include "kiln/ops.h"
@@ -32,7 +34,7 @@ Tensor batched(const Tensor& a, const Tensor& b) {
   // PyTorch's CPU kernels.
   bool low = t == kFloat16 || t == kBFloat16;
   Tensor x = low ? a.to(kFloat32) : a, y = low ? b.to(kFloat32) : b;
-  Tensor yt = y.transpose(-1, -2).contiguous();        // [..., n, k]
+  Tensor yt = y.transpose(-1, -2);                     // [..., n, k]
   Tensor prod = x.unsqueeze(-2) * yt.unsqueeze(-3);     // [..., m, n, k]
   Tensor r = wrap(graph::reduce(Op::Sum, node_of(prod), {prod.dim() - 1}, x.dtype()));
   r = r.squeeze(-1);
