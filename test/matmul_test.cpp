@@ -81,6 +81,7 @@ const Shape3 kShapes[] = {
     {1, 64, 128, 96}, {1, 5, 3, 200},  // a K below one vector
     {1, 1, 7, 33},    {1, 256, 10, 64},  // the MLP's dy W3
     {3, 17, 23, 41},  // row blocks across batches
+    {1, 9, 2100, 70},  // column chunks (a long K)
 };
 
 TEST(Matmul, Float32AllLayouts) {

@@ -115,8 +115,11 @@ private:
     size_t reduce = 0;
     int x = -1, y = -1;  // the args of the two loads
     DType t = kFloat32;
+    bool dot = false;  // both contiguous along k: the dot tile's
   };
 
+  /// Whether the kernel is a contraction a tile can take (then `m` says
+  /// which operands and tile).
   bool matmul_pattern(MatmulPattern& m);
 
   Value cmp_eq(Value a, Value b) { return b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::eq, a, b); }
@@ -133,14 +136,15 @@ private:
 
   void build_matmul(const MatmulPattern& m, Value bounds[4]);
 
-  // Contractions with an operand strided along k (a transposed weight in a
-  // backward matmul): when at launch one operand (Q) is contiguous along
-  // the output columns and stride 0 along the rows, and the other (P)
-  // stride 0 along the columns, an outer product: tiles of 6 (AVX2) or 8 rows x 2
-  // vectors of columns, per k one broadcast P element times two Q vectors.
-  // Each element is one fma chain over k in order from 0, whichever tile or
-  // scalar loop computes it. Otherwise `other` builds the general orders.
-  bool outer_pattern(MatmulPattern& m);
+  // Contractions with an operand strided along k (x @ w, the backward
+  // matmuls of a training step): when at launch one operand (Q) is
+  // contiguous along the output columns and stride 0 along the rows, and
+  // the other (P) stride 0 along the columns, an outer product. Tiles of 6
+  // (AVX2) or 8 rows x 2 vectors of columns, per k one broadcast P element
+  // times two Q vectors; the last columns with masked loads; column chunks
+  // sized like the dot tile's. Each element is one fma chain over k in
+  // order from 0, whichever tile computes it. Otherwise `other` builds the
+  // general orders.
   void build_outer_matmul(const MatmulPattern& m, Value bounds[4], const std::function<void()>& other);
 
   struct LoopDim {

@@ -15,19 +15,21 @@ namespace kiln::cpu {
 
 bool KernelBuilder::matmul_pattern(MatmulPattern& m) {
   // The scheduler marks contractions (Kernel::contraction: the sum of a
-  // product of two loads). The tile also needs a row dim to block over
-  // (rank >= 3), float32/float64 throughout and both operands walked
-  // contiguously along the reduced dim.
+  // product of two loads over one reduced dim). The tiles also need a row
+  // dim to block over (rank >= 3), float32/float64 throughout and operands
+  // that move along the reduced dim; the dot tile needs both contiguous
+  // there.
   if (!k_.contraction || k_.rank < 3) return false;
   for (size_t i = 0; i < k_.body.size(); ++i)
     if (k_.body[i].kind == Instr::Kind::Reduce) m.reduce = i;
   const Instr& mu = k_.body[size_t(k_.body[m.reduce].operands[0])];
   DType t = mu.dtype;
   if (t != kFloat32 && t != kFloat64) return false;
+  m.dot = true;
   for (int l : mu.operands) {
-    const Instr& in = k_.body[size_t(l)];
-    const KernelArg& a = k_.args[size_t(in.arg)];
-    if (a.inner != InnerStride::Contig || a.dtype != t) return false;
+    const KernelArg& a = k_.args[size_t(k_.body[size_t(l)].arg)];
+    if (a.dtype != t || a.inner == InnerStride::Bcast) return false;
+    m.dot &= a.inner == InnerStride::Contig;
   }
   // The operands in body order.
   m.x = k_.body[size_t(std::min(mu.operands[0], mu.operands[1]))].arg;
@@ -217,29 +219,6 @@ void KernelBuilder::build_matmul(const MatmulPattern& m, Value bounds[4]) {
 
 namespace kiln::cpu {
 
-bool KernelBuilder::outer_pattern(MatmulPattern& m) {
-  // A contraction the dot tile does not take (an operand strided along k):
-  // it runs as an outer product when at launch one operand is contiguous
-  // along the output columns.
-  if (!k_.contraction || k_.rank < 3 || k_.reduce_rank != 1) return false;
-  for (size_t i = 0; i < k_.body.size(); ++i)
-    if (k_.body[i].kind == Instr::Kind::Reduce) m.reduce = i;
-  const Instr& mu = k_.body[size_t(k_.body[m.reduce].operands[0])];
-  DType t = mu.dtype;
-  if (t != kFloat32 && t != kFloat64) return false;
-  bool all_contig = true;
-  for (int l : mu.operands) {
-    const KernelArg& a = k_.args[size_t(k_.body[size_t(l)].arg)];
-    if (a.dtype != t || a.inner == InnerStride::Bcast) return false;
-    all_contig &= a.inner == InnerStride::Contig;
-  }
-  if (all_contig) return false;
-  m.x = k_.body[size_t(std::min(mu.operands[0], mu.operands[1]))].arg;
-  m.y = k_.body[size_t(std::max(mu.operands[0], mu.operands[1]))].arg;
-  m.t = t;
-  return true;
-}
-
 void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], const std::function<void()>& other) {
   const int R = k_.rank, O = R - 1;
   const size_t x = size_t(m.x), y = size_t(m.y);
@@ -331,10 +310,9 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
     stage1(s, advance(ro, add(c, j), O - 1, false, true));
   };
 
-  // Columns in tiles of NC (outermost: a tile's K x NC panel of Q stays in
-  // cache while every row block passes over it), rows in blocks of MR; the
-  // last columns in one masked tile.
-  auto column_tile = [&](Value c, Value nc, const std::vector<Value>& mask) {
+  // Columns [c0, c1) in tiles of NC (nc of them in the epilogue), inside
+  // blocks of MR rows: a block's MR x K of P stays in L1 while the tiles pass.
+  auto row_blocks = [&](Value c0, Value c1, Value nc, const std::vector<Value>& mask) {
     auto blocks = b_.create<scf::ForOp>(loc_, bounds[0], bounds[1], idx_const(MR));
     OpBuilder::InsertionGuard g(b_);
     b_.setInsertionPointToStart(blocks.getBody());
@@ -346,30 +324,44 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
       rows.push_back(row_offsets(add(r0, i64_const(i))));
       if (i) same = both(same, cmp_eq(q_off(rows[size_t(i)]), q_off(rows[0])));
     }
+    auto tiles = [&](const std::vector<Value>& ap, Value qbase, Value r, Value n_rows) {
+      OpBuilder::InsertionGuard gc(b_);
+      auto cols = b_.create<scf::ForOp>(loc_, index(c0), index(c1), idx_const(NC));
+      b_.setInsertionPointToStart(cols.getBody());
+      Value c = to_i64(cols.getInductionVar());
+      vector_tile(ap, gep(et, Q, add(qbase, c)), mask);
+      epilogue(r, n_rows, c, nc);
+    };
     auto whole = b_.create<scf::IfOp>(loc_, same, /*withElseRegion=*/true);
     b_.setInsertionPointToStart(whole.thenBlock());
     {
       std::vector<Value> ap;
       for (const auto& ro : rows) ap.push_back(gep(et, P, p_off(ro)));
-      vector_tile(ap, gep(et, Q, add(q_off(rows[0]), c)), mask);
-      epilogue(r0, nr, c, nc);
+      tiles(ap, q_off(rows[0]), r0, nr);
     }
     b_.setInsertionPointToStart(whole.elseBlock());
     auto single = b_.create<scf::ForOp>(loc_, idx_const(0), index(nr), idx_const(1));
     b_.setInsertionPointToStart(single.getBody());
     Value r = add(r0, to_i64(single.getInductionVar()));
     std::vector<Value> ro = row_offsets(r);
-    vector_tile({gep(et, P, p_off(ro))}, gep(et, Q, add(q_off(ro), c)), mask);
-    epilogue(r, one, c, nc);
+    tiles({gep(et, P, p_off(ro))}, q_off(ro), r, one);
   };
+  // The full tiles in chunks of columns whose K x chunk panel of Q (about
+  // kMmChunkBytes) stays in L2 while every row block passes over it; then
+  // the last columns in one masked tile.
   Value cb = to_i64(bounds[2]), ce = to_i64(bounds[3]);
   Value n = b_.create<arith::SubIOp>(loc_, ce, cb);
   Value full = add(cb, mul(b_.create<arith::DivUIOp>(loc_, n, i64_const(NC)), i64_const(NC)));
   {
     OpBuilder::InsertionGuard g(b_);
-    auto cols = b_.create<scf::ForOp>(loc_, index(cb), index(full), idx_const(NC));
-    b_.setInsertionPointToStart(cols.getBody());
-    column_tile(to_i64(cols.getInductionVar()), i64_const(NC), {});
+    Value kk = b_.create<arith::MaxSIOp>(loc_, K, one);
+    Value ch = b_.create<arith::DivSIOp>(loc_, i64_const(kMmChunkBytes / int64_t(esize)), kk);
+    ch = b_.create<arith::MaxSIOp>(loc_, mul(b_.create<arith::DivSIOp>(loc_, ch, i64_const(NC)), i64_const(NC)),
+                                   i64_const(NC));
+    auto chunks = b_.create<scf::ForOp>(loc_, index(cb), index(full), index(ch));
+    b_.setInsertionPointToStart(chunks.getBody());
+    Value c0 = to_i64(chunks.getInductionVar());
+    row_blocks(c0, b_.create<arith::MinSIOp>(loc_, add(c0, ch), full), i64_const(NC), {});
   }
   Value rest = b_.create<arith::SubIOp>(loc_, ce, full);
   auto last = b_.create<scf::IfOp>(loc_, b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sgt, rest, z),
@@ -383,7 +375,7 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
   Value rest_hi = splat(b_.create<arith::SubIOp>(loc_, rest, i64_const(W)), it);
   std::vector<Value> mask = {b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::slt, iota, rest_v),
                              b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::slt, iota, rest_hi)};
-  column_tile(full, rest, mask);
+  row_blocks(full, ce, rest, mask);
 }
 
 }  // namespace kiln::cpu

@@ -110,10 +110,11 @@ void KernelBuilder::build_reduction(Value params, Value bounds[4]) {
     for (size_t a = 0; a < A; ++a)
       if (used_[0][a]) pick(x.stride[a], y.stride[a]);
   }
+  MatmulPattern mm;
+  bool matmul = matmul_pattern(mm);
   auto orders = [&] {
     if (!tiling) {
-      MatmulPattern mm;
-      if (matmul_pattern(mm)) build_matmul(mm, bounds);
+      if (matmul && mm.dot) build_matmul(mm, bounds);
       else row_loop(bounds, false);
       return;
     }
@@ -129,8 +130,7 @@ void KernelBuilder::build_reduction(Value params, Value bounds[4]) {
     b_.setInsertionPointToStart(branch.elseBlock());
     row_loop(bounds, false);
   };
-  MatmulPattern outer;
-  if (outer_pattern(outer)) build_outer_matmul(outer, bounds, orders);
+  if (matmul && !mm.dot) build_outer_matmul(mm, bounds, orders);
   else orders();
 }
 
