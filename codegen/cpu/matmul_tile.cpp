@@ -215,10 +215,6 @@ void KernelBuilder::build_matmul(const MatmulPattern& m, Value bounds[4]) {
   do_rows({row_offsets(to_i64(b_.create<arith::AddIOp>(loc_, r0, one.getInductionVar())))});
 }
 
-}  // namespace kiln::cpu
-
-namespace kiln::cpu {
-
 void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], const std::function<void()>& other) {
   const int R = k_.rank, O = R - 1;
   const size_t x = size_t(m.x), y = size_t(m.y);
@@ -253,8 +249,8 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
   Value K = sizes_[size_t(R - 1)];
 
   // Every element is fma(p_k, q_k, acc) for k = 0, 1, ... from acc = 0, in
-  // a vector lane or in the scalar loop of the last columns alike, so no
-  // tile shape and no split among threads changes a value.
+  // whichever lane of whichever tile (full, one row, masked) computes it,
+  // so no tile shape and no split among threads changes a value.
   auto splat = [&](Value v, mlir::VectorType type) {
     Value u = b_.create<LLVMD::UndefOp>(loc_, type);
     u = b_.create<LLVMD::InsertElementOp>(loc_, u, v, i64_const(0));
