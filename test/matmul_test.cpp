@@ -56,9 +56,10 @@ void check(const Shape3& s, Layouts layouts, DType dt) {
   const int before = get_num_threads();
   auto run = [&](int threads) {
     set_num_threads(threads);
-    Tensor plain = s.batch == 1 ? matmul(A.squeeze(0), B.squeeze(0)) : matmul(A, B);
-    Tensor fused = (matmul(A, B) + bias).relu();
-    realize({plain, fused});
+    // Realized one by one: together the scheduler would compute both sums
+    // in one kernel, which no tile takes.
+    Tensor plain = (s.batch == 1 ? matmul(A.squeeze(0), B.squeeze(0)) : matmul(A, B)).realize();
+    Tensor fused = (matmul(A, B) + bias).relu().realize();
     return std::pair{as_double<T>(plain), as_double<T>(fused)};
   };
   auto [p1, f1] = run(1);
@@ -82,6 +83,7 @@ const Shape3 kShapes[] = {
     {1, 1, 7, 33},    {1, 256, 10, 64},  // the MLP's dy W3
     {3, 17, 23, 41},  // row blocks across batches
     {1, 9, 2100, 70},  // column chunks (a long K)
+    {1, 40, 33, 1024},  // B rows 4 KiB apart: copied into panels
 };
 
 TEST(Matmul, Float32AllLayouts) {
@@ -93,6 +95,27 @@ TEST(Matmul, Float64) {
   for (Layouts l : {Layouts::RowMajor, Layouts::TransposedA, Layouts::TransposedB}) {
     check<double>({1, 13, 29, 70}, l, kFloat64);
     check<double>({2, 9, 5, 17}, l, kFloat64);
+    check<double>({1, 20, 7, 512}, l, kFloat64);  // B rows 4 KiB apart
+  }
+}
+
+// The outer-product tile copies B into panels where its rows are 4 KiB
+// apart: the copy changes no value. The same B as a view with rows 1024
+// floats apart (copied, whole tiles and the masked last columns) and as a
+// contiguous tensor (read in place), plain and with an epilogue.
+TEST(Matmul, PanelCopyChangesNoValue) {
+  manual_seed(7);
+  Tensor a = randn({48, 71}).realize(), wide = randn({71, 1024}).realize(), bias = randn({1000}).realize();
+  Tensor strided = wide.slice(1, 0, 1000), dense = strided.contiguous().realize();
+  for (int threads : {1, 2}) {
+    const int before = get_num_threads();
+    set_num_threads(threads);
+    // One by one, so that each is a kernel of its own (the tile's).
+    Tensor p1 = matmul(a, strided).realize(), p2 = matmul(a, dense).realize();
+    Tensor f1 = (matmul(a, strided) + bias).relu().realize(), f2 = (matmul(a, dense) + bias).relu().realize();
+    set_num_threads(before);
+    EXPECT_EQ(p1.to_vector<float>(), p2.to_vector<float>()) << threads << " threads";
+    EXPECT_EQ(f1.to_vector<float>(), f2.to_vector<float>()) << threads << " threads";
   }
 }
 

@@ -17,7 +17,10 @@ public:
   ~CpuExecutable() override { release(fn_); }
 
   // Splits the iteration space into tasks of at least ~16K elements: over
-  // rows when there are enough, else over column ranges.
+  // rows when there are enough, else over column ranges. Four tasks a
+  // thread balance uneven work; a contraction's work is even, and each of
+  // its tasks copies the operand panels it reads (matmul_tile.cpp), so it
+  // gets one task a thread.
   void launch(const Kernel& k, void* const* ptrs, const int64_t* params, const Shape& sizes) const override {
     Shape out(sizes.begin(), sizes.end() - k.reduce_rank);
     int64_t cols = out.back();
@@ -25,7 +28,8 @@ public:
     int64_t total = numel(sizes);  // work, including the reduced elements
     constexpr int64_t kMinTask = 1 << 14;
     auto& pool = ThreadPool::instance();
-    int64_t tasks = std::min<int64_t>(pool.num_threads() * 4, std::max<int64_t>(total / kMinTask, 1));
+    const int64_t per_thread = k.contraction ? 1 : 4;
+    int64_t tasks = std::min<int64_t>(pool.num_threads() * per_thread, std::max<int64_t>(total / kMinTask, 1));
     tasks = std::min(tasks, rows * cols);
     if (tasks <= 1 || k.serial) {
       fn_(ptrs, params, 0, rows, 0, cols);

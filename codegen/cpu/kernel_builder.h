@@ -110,6 +110,7 @@ private:
   // other reduction.
   static constexpr int kMmRows = 4, kMmCols = 4;
   static constexpr int64_t kMmChunkBytes = 256 * 1024;
+  static constexpr int64_t kMmPackBlocks = 2;
 
   struct MatmulPattern {
     size_t reduce = 0;
@@ -142,9 +143,11 @@ private:
   // the other (P) stride 0 along the columns, an outer product. Tiles of 6
   // (AVX2) or 8 rows x 2 vectors of columns, per k one broadcast P element
   // times two Q vectors; the last columns with masked loads; column chunks
-  // sized like the dot tile's. Each element is one fma chain over k in
-  // order from 0, whichever tile computes it. Otherwise `other` builds the
-  // general orders.
+  // sized like the dot tile's, each copied into contiguous panels first
+  // where Q's rows are a multiple of 4 KiB apart; the epilogue with its
+  // column strides constant where they are all 1, so it vectorizes. Each
+  // element is one fma chain over k in order from 0, whichever tile
+  // computes it. Otherwise `other` builds the general orders.
   void build_outer_matmul(const MatmulPattern& m, Value bounds[4], const std::function<void()>& other);
 
   struct LoopDim {
@@ -170,6 +173,11 @@ private:
   /// Marks in `slice` the instructions value i is computed from; false if
   /// that includes anything but loads, constants and computes.
   bool operand_slice(size_t i, std::vector<bool>& slice);
+
+  /// The module's declaration of the C library's function `name`.
+  LLVMD::LLVMFuncOp extern_fn(const char* name, Type result, const std::vector<Type>& params);
+  LLVMD::LLVMFuncOp malloc_fn() { return extern_fn("malloc", ptr(), {i64()}); }
+  LLVMD::LLVMFuncOp free_fn() { return extern_fn("free", LLVMD::LLVMVoidType::get(&ctx_), {ptr()}); }
 
   Value add(Value a, Value b) { return b_.create<arith::AddIOp>(loc_, a, b); }
   Value mul(Value a, Value b) { return b_.create<arith::MulIOp>(loc_, a, b); }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "codegen/cpu/cpu_jit.h"
@@ -36,6 +37,14 @@ bool KernelBuilder::matmul_pattern(MatmulPattern& m) {
   m.y = k_.body[size_t(std::max(mu.operands[0], mu.operands[1]))].arg;
   m.t = t;
   return true;
+}
+
+LLVMD::LLVMFuncOp KernelBuilder::extern_fn(const char* name, Type result, const std::vector<Type>& params) {
+  auto module = b_.getInsertionBlock()->getParentOp()->getParentOfType<mlir::ModuleOp>();
+  if (auto f = module.lookupSymbol<LLVMD::LLVMFuncOp>(name)) return f;
+  OpBuilder::InsertionGuard g(b_);
+  b_.setInsertionPointToStart(module.getBody());
+  return b_.create<LLVMD::LLVMFuncOp>(loc_, name, LLVMD::LLVMFunctionType::get(result, params));
 }
 
 std::vector<Value> KernelBuilder::row_offsets(Value r) {
@@ -259,7 +268,7 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
   // The sums of rows `ap` (P at k = 0) x columns [c, c + NC) (Q at k = 0,
   // column c: qp) into buf, row i at i * NC. With `mask` (the last
   // columns), only the lanes it sets are loaded (the others are unused).
-  auto vector_tile = [&](const std::vector<Value>& ap, Value qp, const std::vector<Value>& mask) {
+  auto vector_tile = [&](const std::vector<Value>& ap, Value qp, Value qk, const std::vector<Value>& mask) {
     Value zv = b_.create<arith::ConstantOp>(
         loc_, vt, mlir::DenseElementsAttr::get(vt, llvm::ArrayRef<mlir::Attribute>(b_.getFloatAttr(et, 0.0))));
     std::vector<Value> acc(ap.size() * 2, zv);
@@ -293,7 +302,7 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
   };
   // The epilogue (stage 1) of rows [r0, r0 + nr) x columns [c, c + nc),
   // their sums in buf.
-  auto epilogue = [&](Value r0, Value nr, Value c, Value nc) {
+  auto epilogue_loops = [&](Value r0, Value nr, Value c, Value nc) {
     OpBuilder::InsertionGuard g(b_);
     auto rows = b_.create<scf::ForOp>(loc_, idx_const(0), index(nr), idx_const(1));
     b_.setInsertionPointToStart(rows.getBody());
@@ -305,10 +314,78 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
     v_[m.reduce] = b_.create<LLVMD::LoadOp>(loc_, et, gep(et, buf, add(mul(i, i64_const(NC)), j)));
     stage1(s, advance(ro, add(c, j), O - 1, false, true));
   };
+  // Where every arg of stage 1 is contiguous along the columns (the output,
+  // a bias, a residual: the common case), a copy of the loops with that
+  // stride a constant, so LLVM turns the columns into vector loads and
+  // stores; the element-wise arithmetic is the same either way.
+  Value contig = b_.create<arith::ConstantOp>(loc_, b_.getBoolAttr(true));
+  for (size_t a = 0; a < k_.args.size(); ++a)
+    if (used_[1][a]) contig = both(contig, cmp_eq(strides_[a][size_t(O - 1)], one));
+  auto epilogue = [&](Value r0, Value nr, Value c, Value nc) {
+    OpBuilder::InsertionGuard g(b_);
+    auto branch = b_.create<scf::IfOp>(loc_, contig, /*withElseRegion=*/true);
+    b_.setInsertionPointToStart(branch.elseBlock());
+    epilogue_loops(r0, nr, c, nc);
+    b_.setInsertionPointToStart(branch.thenBlock());
+    std::vector<Value> saved(k_.args.size());
+    for (size_t a = 0; a < k_.args.size(); ++a)
+      if (used_[1][a]) saved[a] = std::exchange(strides_[a][size_t(O - 1)], one);
+    epilogue_loops(r0, nr, c, nc);
+    for (size_t a = 0; a < k_.args.size(); ++a)
+      if (used_[1][a]) strides_[a][size_t(O - 1)] = saved[a];
+  };
 
+  Value cb = to_i64(bounds[2]), ce = to_i64(bounds[3]);
+  Value n = b_.create<arith::SubIOp>(loc_, ce, cb);
+  Value full = add(cb, mul(b_.create<arith::DivUIOp>(loc_, n, i64_const(NC)), i64_const(NC)));
+  Value kk = b_.create<arith::MaxSIOp>(loc_, K, one);
+  Value ch = b_.create<arith::DivSIOp>(loc_, i64_const(kMmChunkBytes / int64_t(esize)), kk);
+  ch = b_.create<arith::MaxSIOp>(loc_, mul(b_.create<arith::DivSIOp>(loc_, ch, i64_const(NC)), i64_const(NC)),
+                                 i64_const(NC));
+  // Q's K rows a multiple of 4 KiB apart fall into a few cache sets, and
+  // its chunk does not stay in L2. Where that is so, the rows are one dim
+  // (Q is the same panel for every row) and there are at least
+  // kMmPackBlocks row blocks to pass over it, each chunk of Q is first
+  // copied into a panel per tile, K x NC contiguous, that the tiles read as
+  // one stream. (At other strides the copy costs more than it saves.) The
+  // copy is per thread, in a heap buffer of K x ch elements.
+  const bool packs = O == 2;
+  Value pack_on, pack;
+  if (packs) {
+    Value nrows = b_.create<arith::SubIOp>(loc_, to_i64(bounds[1]), to_i64(bounds[0]));
+    pack_on = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sge, nrows, i64_const(kMmPackBlocks * MR));
+    pack_on = both(pack_on, b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sgt, full, cb));
+    Value qbytes = mul(qk, i64_const(int64_t(esize)));
+    pack_on = both(pack_on, cmp_eq(b_.create<arith::AndIOp>(loc_, qbytes, i64_const(4095)), z));
+    Value bytes = sel(pack_on, mul(mul(kk, ch), i64_const(int64_t(esize))), i64_const(0));
+    pack = b_.create<LLVMD::CallOp>(loc_, malloc_fn(), mlir::ValueRange{bytes}).getResult();
+    // Without the memory, the tiles read Q where it is.
+    Value got = b_.create<LLVMD::PtrToIntOp>(loc_, i64(), pack);
+    pack_on = both(pack_on, b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::ne, got, z));
+  }
+  Value qbase0 = packs ? q_off(row_offsets(to_i64(bounds[0]))) : Value();
+  // Q's columns [c0, c1) (whole tiles) into pack: tile t's k-th row of NC
+  // at (t K + k) NC.
+  auto pack_panel = [&](Value c0, Value c1) {
+    OpBuilder::InsertionGuard g(b_);
+    auto tl = b_.create<scf::ForOp>(loc_, index(c0), index(c1), idx_const(NC));
+    b_.setInsertionPointToStart(tl.getBody());
+    Value c = to_i64(tl.getInductionVar());
+    Value src = gep(et, Q, add(qbase0, c));
+    Value dst = gep(et, pack, mul(b_.create<arith::SubIOp>(loc_, c, c0), K));
+    auto kl = b_.create<scf::ForOp>(loc_, idx_const(0), index(K), idx_const(1));
+    b_.setInsertionPointToStart(kl.getBody());
+    Value k = to_i64(kl.getInductionVar());
+    Value from = gep(et, src, mul(k, qk)), to = gep(et, dst, mul(k, i64_const(NC)));
+    for (int v = 0; v < 2; ++v)
+      b_.create<LLVMD::StoreOp>(loc_, b_.create<LLVMD::LoadOp>(loc_, vt, gep(et, from, i64_const(v * W)), esize),
+                                gep(et, to, i64_const(v * W)), esize);
+  };
   // Columns [c0, c1) in tiles of NC (nc of them in the epilogue), inside
   // blocks of MR rows: a block's MR x K of P stays in L1 while the tiles pass.
-  auto row_blocks = [&](Value c0, Value c1, Value nc, const std::vector<Value>& mask) {
+  // With `pack` (Q's columns [c0, c1) packed, see below), the tiles read Q
+  // from there.
+  auto row_blocks = [&](Value c0, Value c1, Value nc, const std::vector<Value>& mask, bool packed) {
     auto blocks = b_.create<scf::ForOp>(loc_, bounds[0], bounds[1], idx_const(MR));
     OpBuilder::InsertionGuard g(b_);
     b_.setInsertionPointToStart(blocks.getBody());
@@ -325,7 +402,12 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
       auto cols = b_.create<scf::ForOp>(loc_, index(c0), index(c1), idx_const(NC));
       b_.setInsertionPointToStart(cols.getBody());
       Value c = to_i64(cols.getInductionVar());
-      vector_tile(ap, gep(et, Q, add(qbase, c)), mask);
+      Value qp = gep(et, Q, add(qbase, c)), q_k = qk;
+      if (packed) {
+        qp = sel(pack_on, gep(et, pack, mul(b_.create<arith::SubIOp>(loc_, c, c0), K)), qp);
+        q_k = sel(pack_on, i64_const(NC), qk);
+      }
+      vector_tile(ap, qp, q_k, mask);
       epilogue(r, n_rows, c, nc);
     };
     auto whole = b_.create<scf::IfOp>(loc_, same, /*withElseRegion=*/true);
@@ -333,7 +415,7 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
     {
       std::vector<Value> ap;
       for (const auto& ro : rows) ap.push_back(gep(et, P, p_off(ro)));
-      tiles(ap, q_off(rows[0]), r0, nr);
+      tiles(ap, q_off(rows[0]), r0, i64_const(MR));
     }
     b_.setInsertionPointToStart(whole.elseBlock());
     auto single = b_.create<scf::ForOp>(loc_, idx_const(0), index(nr), idx_const(1));
@@ -345,20 +427,21 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
   // The full tiles in chunks of columns whose K x chunk panel of Q (about
   // kMmChunkBytes) stays in L2 while every row block passes over it; then
   // the last columns in one masked tile.
-  Value cb = to_i64(bounds[2]), ce = to_i64(bounds[3]);
-  Value n = b_.create<arith::SubIOp>(loc_, ce, cb);
-  Value full = add(cb, mul(b_.create<arith::DivUIOp>(loc_, n, i64_const(NC)), i64_const(NC)));
   {
     OpBuilder::InsertionGuard g(b_);
-    Value kk = b_.create<arith::MaxSIOp>(loc_, K, one);
-    Value ch = b_.create<arith::DivSIOp>(loc_, i64_const(kMmChunkBytes / int64_t(esize)), kk);
-    ch = b_.create<arith::MaxSIOp>(loc_, mul(b_.create<arith::DivSIOp>(loc_, ch, i64_const(NC)), i64_const(NC)),
-                                   i64_const(NC));
     auto chunks = b_.create<scf::ForOp>(loc_, index(cb), index(full), index(ch));
     b_.setInsertionPointToStart(chunks.getBody());
     Value c0 = to_i64(chunks.getInductionVar());
-    row_blocks(c0, b_.create<arith::MinSIOp>(loc_, add(c0, ch), full), i64_const(NC), {});
+    Value c1 = b_.create<arith::MinSIOp>(loc_, add(c0, ch), full);
+    if (packs) {
+      auto pb = b_.create<scf::IfOp>(loc_, pack_on, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard gp(b_);
+      b_.setInsertionPointToStart(pb.thenBlock());
+      pack_panel(c0, c1);
+    }
+    row_blocks(c0, c1, i64_const(NC), {}, packs);
   }
+  if (packs) b_.create<LLVMD::CallOp>(loc_, free_fn(), mlir::ValueRange{pack});
   Value rest = b_.create<arith::SubIOp>(loc_, ce, full);
   auto last = b_.create<scf::IfOp>(loc_, b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sgt, rest, z),
                                    /*withElseRegion=*/false);
@@ -371,7 +454,7 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
   Value rest_hi = splat(b_.create<arith::SubIOp>(loc_, rest, i64_const(W)), it);
   std::vector<Value> mask = {b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::slt, iota, rest_v),
                              b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::slt, iota, rest_hi)};
-  row_blocks(full, ce, rest, mask);
+  row_blocks(full, ce, rest, mask, false);
 }
 
 }  // namespace kiln::cpu
