@@ -84,6 +84,7 @@ const Shape3 kShapes[] = {
     {3, 17, 23, 41},  // row blocks across batches
     {1, 9, 2100, 70},  // column chunks (a long K)
     {1, 40, 33, 1024},  // B rows 4 KiB apart: copied into panels
+    {1, 1024, 5, 33},   // transposed, A's k steps 4 KiB: A copied by the pass
 };
 
 TEST(Matmul, Float32AllLayouts) {

@@ -100,9 +100,10 @@ private:
   // hold an epilogue). When at launch one operand (P) has stride 0 along the
   // last output dim and the other (Q) stride 0 along the one before (a
   // matmul: P = A rows, Q = B^T rows), outputs are computed in register
-  // tiles of up to kMmRows rows x kMmCols columns: one W-lane vector
-  // accumulator per output element, fma over k in steps of W, then a fixed
-  // pairwise horizontal sum plus a sequential fma tail for the last K % W
+  // tiles of up to kMmRows rows x kMmCols columns (8 x 3 with AVX-512):
+  // one W-lane vector accumulator per output element, fma over k in steps
+  // of W, then a fixed pairwise horizontal sum plus a sequential fma tail
+  // for the last K % W
   // elements. Every output element is computed with exactly this arithmetic
   // whichever tile shape (full or remainder) covers it, so results do not
   // depend on how the output is split among threads. Otherwise (the stride

@@ -7,6 +7,7 @@
 // first: its distinct elements (the broadcast dims sliced to one) copied in
 // that order and read back through views, the same value. Its producer then
 // runs once per element in the copy instead of once per use.
+#include <cstdlib>
 #include <unordered_set>
 
 #include "graph/builders.h"
@@ -45,15 +46,21 @@ private:
     return changed ? with_inputs(*n, in) : n;
   }
 
-  // Whether the backend's outer-product tile takes the contraction as it
-  // is. In the kernel's order (the other dims, then k), one operand (B) is
-  // contiguous along the output columns (the last other dim) and broadcast
-  // along the rows (the one before), the other (A) broadcast along the
-  // columns. A weight's gradient (X^T dY) and a backward matmul through a
-  // weight (dY W) are such: packing them would copy a transpose.
-  static bool outer_product(const std::vector<NodeRef>& ops, const Shape& full, size_t d) {
+  // Whether the backend's outer-product tile takes the contraction: in the
+  // kernel's order (the other dims, then k), one operand (B) is contiguous
+  // along the output columns (the last other dim) and broadcast along the
+  // rows (the one before), the other (A) broadcast along the columns. A
+  // weight's gradient (dY^T X) and a backward matmul through a weight (dY W)
+  // are such: packing B would copy a transpose. Returns A's index, or -1.
+  // The tile reads A in place (`a_direct`) unless A's step along k is a
+  // multiple of 4 KiB (a large transposed A, as in A^T B): its K rows then
+  // share a few cache sets, and a copy contiguous along k (M x K elements,
+  // for M x N x K products) is worth it. At other strides (dY^T in a
+  // training step) the transposing copy costs more than it saves.
+  static int outer_product(const std::vector<NodeRef>& ops, const Shape& full, size_t d, size_t esize,
+                           bool& a_direct) {
     size_t R = full.size();
-    if (R < 3 || ops.size() != 2) return false;
+    if (R < 3 || ops.size() != 2) return -1;
     std::vector<size_t> order;
     for (size_t i = 0; i < R; ++i)
       if (i != d) order.push_back(i);
@@ -68,7 +75,7 @@ private:
       }
     };
     const size_t col = R - 2, row = R - 3, k = R - 1;
-    if (full[order[row]] <= 1) return false;
+    if (full[order[row]] <= 1) return -1;
     for (size_t b = 0; b < 2; ++b) {
       Shape sb, tb, sa, ta;
       layout(ops[b], sb, tb);
@@ -76,9 +83,12 @@ private:
       bool b_cols = sb[col] > 1 && tb[col] == 1 && sb[k] > 1 && tb[k] != 1;
       bool b_rows_bcast = sb[row] == 1 || tb[row] == 0;
       bool a_cols_bcast = sa[col] == 1 || ta[col] == 0;
-      if (b_cols && b_rows_bcast && a_cols_bcast) return true;
+      if (b_cols && b_rows_bcast && a_cols_bcast) {
+        a_direct = sa[k] == 1 || ta[k] == 1 || (std::abs(ta[k]) * int64_t(esize)) % 4096 != 0;
+        return int(1 - b);
+      }
     }
-    return false;
+    return -1;
   }
 
   // The product `mul` summed by `sum` with its operands packed, or null if
@@ -90,14 +100,18 @@ private:
     size_t R = full.size(), d = size_t(sum.attr<ReduceAttrs>().dims[0]);
     if (full[d] <= 1) return nullptr;
     std::vector<NodeRef> ops = mul->inputs;
-    if (outer_product(ops, full, d)) return nullptr;
+    bool a_direct = false;
+    const int a = outer_product(ops, full, d, element_size(mul->dtype), a_direct);
+    if (a >= 0 && a_direct) return nullptr;
     std::unordered_set<const Node*> built;  // the nodes made here
     auto made = [&](NodeRef r, const NodeRef& from) {
       if (r != from) built.insert(r.get());
       return r;
     };
     bool changed = false;
-    for (NodeRef& u : ops) {
+    for (size_t o = 0; o < ops.size(); ++o) {
+      if (a >= 0 && int(o) != a) continue;  // the outer tile's B stays
+      NodeRef& u = ops[o];
       Shape s(R - u->shape.size(), 1);
       s.insert(s.end(), u->shape.begin(), u->shape.end());
       NodeRef v = s == u->shape ? u : made(graph::view(u, s), u);
