@@ -85,6 +85,9 @@ const Shape3 kShapes[] = {
     {1, 9, 2100, 70},  // column chunks (a long K)
     {1, 40, 33, 1024},  // B rows 4 KiB apart: copied into panels
     {1, 1024, 5, 33},   // transposed, A's k steps 4 KiB: A copied by the pass
+    // Large enough for a task a thread: split by rows, and (few rows) by
+    // columns.
+    {1, 64, 256, 100}, {1, 12, 300, 600},
 };
 
 TEST(Matmul, Float32AllLayouts) {

@@ -16,30 +16,35 @@ public:
   explicit CpuExecutable(CpuKernelFn fn) : fn_(fn) {}
   ~CpuExecutable() override { release(fn_); }
 
-  // Splits the iteration space into tasks of at least ~16K elements: over
-  // rows when there are enough, else over column ranges. Four tasks a
-  // thread balance uneven work; a contraction's work is even, and each of
-  // its tasks copies the operand panels it reads (matmul_tile.cpp), so it
-  // gets one task a thread.
+  // Splits the iteration space into tasks of at least ~16K elements (1M
+  // for a contraction): over rows when there are enough, else over column
+  // ranges. Four tasks a thread balance uneven work; a contraction's work
+  // is even, and each of its tasks copies the operand panels it reads
+  // (matmul_tile.cpp), so it gets one task a thread.
   void launch(const Kernel& k, void* const* ptrs, const int64_t* params, const Shape& sizes) const override {
     Shape out(sizes.begin(), sizes.end() - k.reduce_rank);
     int64_t cols = out.back();
     int64_t rows = numel(out) / std::max<int64_t>(cols, 1);
     int64_t total = numel(sizes);  // work, including the reduced elements
-    constexpr int64_t kMinTask = 1 << 14;
+    // A contraction's unit of work is one vector lane's fma: a task of 1M
+    // of them is ~15 us, what waking a thread costs.
+    const int64_t min_task = k.contraction ? int64_t(1) << 20 : int64_t(1) << 14;
     auto& pool = ThreadPool::instance();
     const int64_t per_thread = k.contraction ? 1 : 4;
-    int64_t tasks = std::min<int64_t>(pool.num_threads() * per_thread, std::max<int64_t>(total / kMinTask, 1));
+    int64_t tasks = std::min<int64_t>(pool.num_threads() * per_thread, std::max<int64_t>(total / min_task, 1));
     tasks = std::min(tasks, rows * cols);
     if (tasks <= 1 || k.serial) {
       fn_(ptrs, params, 0, rows, 0, cols);
       return;
     }
-    if (rows >= tasks) {
+    // A contraction's tiles take 8 rows at a time: with fewer rows a task,
+    // its tasks split the columns instead (in whole tiles of 32).
+    const bool few_rows = k.contraction && rows < tasks * 16 && cols >= tasks * 64;
+    if (rows >= tasks && !few_rows) {
       pool.parallel_for(tasks, [&](int64_t t) { fn_(ptrs, params, rows * t / tasks, rows * (t + 1) / tasks, 0, cols); });
     } else {
       // Column chunks aligned to 64 elements keep vector loops whole.
-      int64_t align = k.reduce_rank ? 1 : 64;
+      int64_t align = k.contraction ? 32 : k.reduce_rank ? 1 : 64;
       int64_t chunk = ((cols + tasks - 1) / tasks + align - 1) / align * align;
       int64_t n = (cols + chunk - 1) / chunk;
       pool.parallel_for(n, [&](int64_t t) { fn_(ptrs, params, 0, rows, t * chunk, std::min(cols, (t + 1) * chunk)); });
