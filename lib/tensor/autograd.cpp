@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "autodiff/autodiff.h"
+#include "graph/builders.h"
 #include "kiln/ops.h"
 #include "tensor/tensor_impl.h"
 
@@ -77,6 +78,18 @@ bool Tensor::retains_grad() const {
   return !n->grad_leaf && n->meta != nullptr;
 }
 
+namespace {
+// A chain of views, contiguous over all of its root, down to a value not
+// computed yet (whose buffer will then hold just the view's elements).
+bool fresh_contiguous_view(const NodeRef& g) {
+  NodeRef root = g;
+  while (is_view(root->op) && !root->realized()) root = root->inputs[0];
+  if (root->realized() || root->grad_leaf || is_view(root->op) || g->numel() != root->numel()) return false;
+  Layout l = graph::layout_of(g);
+  return l.is_contiguous() && l.offset == 0;
+}
+}  // namespace
+
 void Tensor::backward(const Tensor& gradient, bool create_graph) const {
   const NodeRef& out = node_of(*this);
   if (!out->requires_grad)
@@ -93,8 +106,10 @@ void Tensor::backward(const Tensor& gradient, bool create_graph) const {
     Tensor& slot = node->meta->grad;
     if (!slot.defined()) {
       // A tensor of its own: laid out like a fresh tensor (not a broadcast
-      // view), never the caller's gradient tensor (or any leaf) itself.
-      slot = wrap(is_view(g->op) || g->grad_leaf || g->realized() ? graph::copy(g) : g);
+      // or permuted view), never the caller's gradient tensor (or any leaf)
+      // itself. A contiguous view of a value computed here (a weight's
+      // gradient summed over the batch, then reshaped) is one already.
+      slot = wrap(g->grad_leaf || g->realized() || (is_view(g->op) && !fresh_contiguous_view(g)) ? graph::copy(g) : g);
     } else {
       slot.impl()->assign(graph::binary(Op::Add, node_of(slot), g));  // accumulates in place
     }
