@@ -58,9 +58,12 @@ case "$mode" in
     # LibTorch's OpenMP threads otherwise spin between ops against OpenBLAS's
     # own threads (its 2-thread training step runs 3x slower than 1 thread).
     export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-    # A readable table on stdout, the same results as JSON next to the build.
-    "$build_dir/bench/kiln_bench_elementwise" --benchmark_min_time=0.5 \
-      --benchmark_out="$build_dir/bench-elementwise.json" --benchmark_out_format=json
+    # A readable table on stdout per family, the same results as JSON next
+    # to the build.
+    for family in elementwise nn linalg; do
+      "$build_dir/bench/kiln_bench_$family" --benchmark_min_time=0.5 \
+        --benchmark_out="$build_dir/bench-$family.json" --benchmark_out_format=json
+    done
     ;;
   sanitize)
     # ASan+UBSan over the whole suite; LLVM's JIT-compiled kernels are not
