@@ -2,12 +2,19 @@
 
 #include <cmath>
 
+namespace {
+float row_max(const float* r, int64_t cols) {
+  float m = r[0];
+  for (int64_t j = 0; j < cols; ++j) m = std::fmax(m, r[j]);
+  return m;
+}
+}  // namespace
+
 void softmax_rows(const float* x, float* out, int64_t cols, int64_t r0, int64_t r1) {
   for (int64_t i = r0; i < r1; ++i) {
     const float* r = x + i * cols;
     float* o = out + i * cols;
-    float m = r[0];
-    for (int64_t j = 0; j < cols; ++j) m = std::fmax(m, r[j]);
+    const float m = row_max(r, cols);
     float s = 0;
     for (int64_t j = 0; j < cols; ++j) {
       o[j] = std::exp(r[j] - m);
@@ -22,8 +29,7 @@ void log_softmax_rows(const float* x, float* out, int64_t cols, int64_t r0, int6
   for (int64_t i = r0; i < r1; ++i) {
     const float* r = x + i * cols;
     float* o = out + i * cols;
-    float m = r[0];
-    for (int64_t j = 0; j < cols; ++j) m = std::fmax(m, r[j]);
+    const float m = row_max(r, cols);
     float s = 0;
     for (int64_t j = 0; j < cols; ++j) s += std::exp(r[j] - m);
     const float l = m + std::log(s);
