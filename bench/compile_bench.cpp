@@ -83,4 +83,77 @@ void BM_AccumulatedSteps(benchmark::State& state) {
 }
 BENCHMARK(BM_AccumulatedSteps)->Arg(1250)->Arg(5000)->Arg(20000)->Iterations(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Host overhead: a 16-element add realized after every op (no kernel work
+// to speak of, and too small to wake the thread pool).
+void BM_TinyAddRealizeEachOp(benchmark::State& state) {
+  Tensor v = rand({16});
+  (v + 1.0).realize();  // compiled outside the timing
+  for (auto _ : state) {
+    v = v + 1.0;
+    v.realize();
+  }
+  state.counters["per_op"] = time_per(1);
+}
+BENCHMARK(BM_TinyAddRealizeEachOp)->UseRealTime();
+
+// Recording one op in the graph, not realized.
+void BM_RecordOp(benchmark::State& state) {
+  Tensor x = rand({16});
+  realize(x);
+  for (auto _ : state) {
+    Tensor y = x + x;
+    benchmark::DoNotOptimize(y);
+  }
+  state.counters["per_op"] = time_per(1);
+}
+BENCHMARK(BM_RecordOp)->UseRealTime();
+
+// A 20-node graph on 16 elements whose structure was seen before (its
+// kernels cached), built and realized again.
+void BM_TinyGraphRerun(benchmark::State& state) {
+  Tensor x = rand({16});
+  realize(x);
+  auto graph = [&] {
+    Tensor v = x;
+    for (int i = 0; i < 20; ++i) v = i % 2 ? v * x : v + 1.0;
+    return v;
+  };
+  graph().realize();
+  for (auto _ : state) graph().realize();
+  state.counters["per_graph"] = time_per(1);
+}
+BENCHMARK(BM_TinyGraphRerun)->UseRealTime();
+
+// The first compile of a new kernel: 10 random elementwise ops over 1024
+// elements (a structure no cache has seen), and the same summed over a dim.
+template <bool Reduce>
+void BM_CompileNewKernel(benchmark::State& state) {
+  Tensor x = rand({32, 32});
+  realize(x);
+  int64_t compiled = runtime_stats().kernels_compiled;
+  for (auto _ : state) {
+    std::mt19937_64 rng(fresh_seed());
+    Tensor v = x;
+    for (int i = 0; i < 10; ++i) v = random_op(v, x, rng);
+    if (Reduce) v = sum(v, {1});
+    realize(v);
+  }
+  state.counters["compiled"] = benchmark::Counter(double(runtime_stats().kernels_compiled - compiled),
+                                                  benchmark::Counter::kAvgIterations);
+}
+BENCHMARK_TEMPLATE(BM_CompileNewKernel, false)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_CompileNewKernel, true)->Iterations(20)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// randn over 16M float32 elements (compare the 10-op chain's time).
+void BM_Randn16M(benchmark::State& state) {
+  set_num_threads(int(state.range(0)));
+  randn({16}).realize();
+  for (auto _ : state) {
+    Tensor r = randn({int64_t(1) << 24});
+    r.realize();
+    benchmark::DoNotOptimize(r.data_ptr());
+  }
+}
+BENCHMARK(BM_Randn16M)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace

@@ -131,18 +131,7 @@ void BM_KilnMatmul(benchmark::State& state) {
 }
 BENCHMARK(BM_KilnMatmul)->Args({512, 1})->Args({1024, 1})->Args({1024, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// JIT compile time of the chain's kernel: a fresh constant makes a new kernel
-// structure each iteration, so each realize compiles once.
-void BM_KilnCompileChain(benchmark::State& state) {
-  kiln::Tensor x = kiln::rand({1024}), y = kiln::rand({1024});
-  static double salt = 0.25;  // never repeats, even across repetitions
-  for (auto _ : state) {
-    salt += 1;
-    kiln::Tensor out = ((kiln::sin(x) * y + salt).exp() - x).abs().sqrt() * 0.5 + y.tanh();
-    out.realize();
-  }
-}
-BENCHMARK(BM_KilnCompileChain)->Unit(benchmark::kMillisecond)->Iterations(10);
+// Compile time and host overhead: bench/compile_bench.cpp.
 
 }  // namespace
 

@@ -51,6 +51,17 @@ void BM_LibTorchEagerChain(benchmark::State& state) {
 }
 BENCHMARK(BM_LibTorchEagerChain)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// A 16-element add after every op: eager's per-op overhead.
+void BM_LibTorchTinyAdd(benchmark::State& state) {
+  set_threads(1);
+  torch::Tensor v = torch::rand({16});
+  for (auto _ : state) {
+    v = v + 1.0;
+    benchmark::DoNotOptimize(v.data_ptr());
+  }
+}
+BENCHMARK(BM_LibTorchTinyAdd)->UseRealTime();
+
 void BM_LibTorchEagerSumOfProducts(benchmark::State& state) {
   set_threads(int(state.range(0)));
   auto& in = torch_inputs();
