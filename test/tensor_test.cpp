@@ -4,6 +4,8 @@
 #include <kiln/kiln.h>
 
 #include <cmath>
+#include <tuple>
+#include <vector>
 
 using namespace kiln;
 
@@ -446,4 +448,43 @@ TEST(Shapes, ZeroDimTensorsInDimTakingOps) {
   EXPECT_TRUE(std::isnan(t.var({0}).item<double>()));  // one value, correction 1
   EXPECT_TRUE(std::isnan(t.std({0}).item<double>()));
   EXPECT_NE(error_of([&] { t.mean({1}); }).find("dimension out of range"), std::string::npos);
+}
+
+// Reductions along dim 0 walk the columns in tiles (codegen/cpu,
+// kernel_builder.h kTile = 2048): columns on both sides of a tile boundary
+// and a partial last tile, against a float64 loop, and the same bits with 1
+// and 2 threads.
+TEST(Reductions, ColumnTilesAcrossTheirBoundary) {
+  const int64_t R = 9, C = 2 * 2048 + 37;
+  manual_seed(11);
+  Tensor x = randn({R, C}).realize();
+  std::vector<float> v = x.to_vector<float>();
+  const int before = get_num_threads();
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Tensor s = sum(x, {0}), m = amax(x, {0}), a = x.argmax(0), c = cumsum(x, 0);
+    realize({s, m, a, c});
+    return std::tuple{s.to_vector<float>(), m.to_vector<float>(), a.to_vector<int64_t>(), c.to_vector<float>()};
+  };
+  auto [s1, m1, a1, c1] = run(1);
+  auto [s2, m2, a2, c2] = run(2);
+  set_num_threads(before);
+  EXPECT_EQ(s1, s2);
+  EXPECT_EQ(m1, m2);
+  EXPECT_EQ(a1, a2);
+  EXPECT_EQ(c1, c2);
+  for (int64_t j = 0; j < C; ++j) {
+    double acc = 0;
+    float best = v[size_t(j)];
+    int64_t at = 0;
+    for (int64_t i = 0; i < R; ++i) {
+      float e = v[size_t(i * C + j)];
+      acc += e;
+      ASSERT_NEAR(c1[size_t(i * C + j)], acc, 1e-5) << "cumsum " << i << ", " << j;
+      if (e > best) best = e, at = i;
+    }
+    ASSERT_NEAR(s1[size_t(j)], acc, 1e-5) << "column " << j;
+    ASSERT_EQ(m1[size_t(j)], best) << "column " << j;
+    ASSERT_EQ(a1[size_t(j)], at) << "column " << j;
+  }
 }
