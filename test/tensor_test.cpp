@@ -451,9 +451,9 @@ TEST(Shapes, ZeroDimTensorsInDimTakingOps) {
 }
 
 // Reductions along dim 0 walk the columns in tiles (codegen/cpu,
-// kernel_builder.h kTile = 2048): columns on both sides of a tile boundary
-// and a partial last tile, against a float64 loop, and the same bits with 1
-// and 2 threads.
+// kernel_builder.h: up to kTile = 2048 columns): columns on both sides of
+// tile boundaries and a partial last tile, against a float64 loop, and the
+// same bits with 1 and 2 threads.
 TEST(Reductions, ColumnTilesAcrossTheirBoundary) {
   const int64_t R = 9, C = 2 * 2048 + 37;
   manual_seed(11);

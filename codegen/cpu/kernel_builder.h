@@ -87,7 +87,8 @@ private:
   // order. The choice depends only on the launch parameters (sizes and
   // strides, see also elem_dims_), so a result does not depend on how the
   // launch splits the output among threads.
-  static constexpr int64_t kTile = 2048;
+  static constexpr int64_t kTile = 2048, kTileStackBytes = 64 * 1024;
+  int64_t tile_cols_ = kTile;  // this kernel's tile (see build_reduction)
 
   using StageFn = std::function<std::vector<Value>(const std::vector<Value>& offs, Value pos,
                                                    const std::vector<Value>& acc)>;

@@ -118,10 +118,19 @@ void KernelBuilder::build_reduction(Value params, Value bounds[4]) {
       else row_loop(bounds, false);
       return;
     }
-    // Accumulator arrays of the tiled order, at function entry.
+    // Accumulator arrays of the tiled order, at function entry: kTile
+    // columns, fewer where the kernel has so many accumulators that they
+    // would take more than kTileStackBytes of the stack.
+    int64_t bytes = 0;
+    for (const Slot& sl : slots_)
+      for (Type t : sl.types) {
+        Type m = s.acc_mem_type(t);
+        bytes += m.isIntOrFloat() ? (m.getIntOrFloatBitWidth() + 7) / 8 : 16;
+      }
+    tile_cols_ = std::clamp<int64_t>(kTileStackBytes / std::max<int64_t>(bytes, 1) / 64 * 64, 64, kTile);
     for (const Slot& sl : slots_)
       for (Type t : sl.types)
-        acc_arrays_.push_back(b_.create<LLVMD::AllocaOp>(loc_, ptr(), s.acc_mem_type(t), i64_const(kTile), 32));
+        acc_arrays_.push_back(b_.create<LLVMD::AllocaOp>(loc_, ptr(), s.acc_mem_type(t), i64_const(tile_cols_), 32));
     Value tiled = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sge, sizes_[size_t(O - 1)], i64_const(2));
     auto branch = b_.create<scf::IfOp>(loc_, tiled, /*withElseRegion=*/true);
     OpBuilder::InsertionGuard guard(b_);
@@ -244,7 +253,7 @@ void KernelBuilder::element_loop(ScalarEmitter& s, const std::vector<Value>& row
 void KernelBuilder::tile_loop(ScalarEmitter& s, const std::vector<Value>& row_off, Value bounds[4]) {
   const int O = k_.rank - k_.reduce_rank;
   OpBuilder::InsertionGuard guard(b_);
-  Value step = b_.create<arith::ConstantIndexOp>(loc_, kTile);
+  Value step = b_.create<arith::ConstantIndexOp>(loc_, tile_cols_);
   auto tiles = b_.create<scf::ForOp>(loc_, bounds[2], bounds[3], step);
   b_.setInsertionPointToStart(tiles.getBody());
   Value t0 = tiles.getInductionVar();
