@@ -488,3 +488,21 @@ TEST(Reductions, ColumnTilesAcrossTheirBoundary) {
     ASSERT_EQ(a1[size_t(j)], at) << "column " << j;
   }
 }
+
+// Large draws fill in chunks on the kernel threads: the values are the
+// stream's, whatever the thread count, and a small (serial) draw from the
+// same seed is the head of a large one.
+TEST(Random, LargeDrawsAreTheSameStreamOnAnyThreadCount) {
+  const int before = get_num_threads();
+  auto draw = [](int threads, int64_t n, bool normal) {
+    set_num_threads(threads);
+    manual_seed(21);
+    return (normal ? randn({n}) : rand({n})).to_vector<float>();
+  };
+  for (bool normal : {false, true}) {
+    std::vector<float> one = draw(1, 300001, normal), two = draw(2, 300001, normal), head = draw(2, 1000, normal);
+    EXPECT_EQ(one, two);
+    EXPECT_EQ(head, std::vector<float>(one.begin(), one.begin() + 1000));
+  }
+  set_num_threads(before);
+}

@@ -3,12 +3,14 @@
 // only on (seed, offset + i), never on threads or devices.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
 #include <mutex>
 
 #include "kiln/ops.h"
+#include "runtime/thread_pool.h"
 #include "tensor/tensor_impl.h"
 
 namespace kiln {
@@ -82,28 +84,41 @@ Tensor random(const Shape& shape, TensorOptions opts, bool normal, const char* o
     generator().offset += uint64_t(n);
   }
   // Each element takes one 4x32-bit block: two words for the value (or the
-  // Box-Muller pair), so the stream layout is simple and seekable.
-  int bits = significand_bits(t);
-  for (int64_t i = 0; i < n; ++i) {
-    auto b = g.block(g.offset + uint64_t(i));
-    double v;
-    if (!normal) {
-      v = uniform(b[0], b[1], bits);
-    } else {
-      double u1 = 1.0 - uniform(b[0], b[1], 53);  // (0, 1]: log is finite
-      double u2 = uniform(b[2], b[3], 53);
-      v = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-    }
-    visit_dtype(t, [&](auto z) {
-      using T = decltype(z);
-      if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16> ||
-                    std::is_floating_point_v<T>) {
-        T x = T(static_cast<float>(v));
-        if constexpr (std::is_same_v<T, double>) x = v;
-        std::memcpy(p + i * sizeof(T), &x, sizeof(T));
+  // Box-Muller pair), so the stream layout is simple and seekable, and any
+  // split of the elements among threads gives the same values.
+  const int bits = significand_bits(t);
+  visit_dtype(t, [&](auto z) {
+    using T = decltype(z);
+    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16> || std::is_floating_point_v<T>) {
+      auto fill = [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          auto b = g.block(g.offset + uint64_t(i));
+          double v;
+          if (!normal) {
+            v = uniform(b[0], b[1], bits);
+          } else {
+            double u1 = 1.0 - uniform(b[0], b[1], 53);  // (0, 1]: log is finite
+            double u2 = uniform(b[2], b[3], 53);
+            v = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+          }
+          T x = T(static_cast<float>(v));
+          if constexpr (std::is_same_v<T, double>) x = v;
+          std::memcpy(p + i * int64_t(sizeof(T)), &x, sizeof(T));
+        }
+      };
+      // Large fills on the kernel threads, in chunks of kChunk elements (the
+      // pool is shared with realize(), hence its lock).
+      constexpr int64_t kChunk = 1 << 16;
+      if (n < 2 * kChunk) {
+        fill(0, n);
+        return;
       }
-    });
-  }
+      std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+      ThreadPool::instance().parallel_for((n + kChunk - 1) / kChunk, [&](int64_t c) {
+        fill(c * kChunk, std::min(n, (c + 1) * kChunk));
+      });
+    }
+  });
   if (opts.requires_grad()) r.requires_grad_(true);
   return r;
 }
