@@ -3,6 +3,7 @@
 #include <limits>
 #include <kiln/kiln.h>
 
+#include <algorithm>
 #include <cmath>
 #include <tuple>
 #include <vector>
@@ -505,4 +506,26 @@ TEST(Random, LargeDrawsAreTheSameStreamOnAnyThreadCount) {
     EXPECT_EQ(head, std::vector<float>(one.begin(), one.begin() + 1000));
   }
   set_num_threads(before);
+}
+
+// cross_entropy reads its class indices once, to check them, and builds the
+// rest from those values: with realized targets, nothing runs until the loss
+// is read (the training step's one schedule), and ignored targets still drop
+// out of the mean.
+TEST(NN, CrossEntropyRunsNothingUntilRead) {
+  manual_seed(3);
+  Tensor logits = randn({4, 3}).realize();
+  Tensor y = tensor({2, -100, 0, 1}).realize();
+  const int64_t launched = runtime_stats().kernels_launched;
+  Tensor loss = nn::cross_entropy(logits, y);
+  EXPECT_EQ(runtime_stats().kernels_launched, launched);
+  std::vector<float> v = logits.to_vector<float>();
+  double want = 0;
+  for (int i : {0, 2, 3}) {
+    int t = i == 0 ? 2 : i == 2 ? 0 : 1;
+    double m = std::max({v[size_t(i * 3)], v[size_t(i * 3 + 1)], v[size_t(i * 3 + 2)]}), s = 0;
+    for (int c = 0; c < 3; ++c) s += std::exp(double(v[size_t(i * 3 + c)]) - m);
+    want += -(double(v[size_t(i * 3 + t)]) - m - std::log(s)) / 3;
+  }
+  EXPECT_NEAR(loss.item<float>(), want, 1e-5);
 }

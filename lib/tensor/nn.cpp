@@ -127,14 +127,22 @@ Tensor negative_log_likelihood(const Tensor& input, const Tensor& target, const 
                             "got weight tensor of shape: {}",
                             op, input.size(cd), shape_str(weight->shape())));
   // Class indices are checked here, where the error can name the op (the
-  // gather below would name itself).
+  // gather below would name itself). Having read them, the ignored mask and
+  // the indices to gather are made from the values at hand: a lazy index
+  // would cost the gather's own check a realize of its own.
   int64_t classes = input.size(cd);
-  for (int64_t t : target.to_vector<int64_t>())
+  std::vector<int64_t> tv = target.to_vector<int64_t>();
+  for (int64_t t : tv)
     if (t != ignore_index && (t < 0 || t >= classes))
       throw Error(fmt::format("{}: target {} is out of bounds for {} classes (input of shape {})", op, t, classes,
                               shape_str(input.shape())));
-  Tensor ignored = target == ignore_index;
-  Tensor safe = where(ignored, int64_t(0), target);
+  Tensor ignored = empty(target.shape(), kBool), safe = empty(target.shape(), kInt64);
+  bool* ip = ignored.data_ptr<bool>();
+  int64_t* sp = safe.data_ptr<int64_t>();
+  for (size_t i = 0; i < tv.size(); ++i) {
+    ip[i] = tv[i] == ignore_index;
+    sp[i] = ip[i] ? 0 : tv[i];
+  }
   // -input[i, t_i] * w[t_i], zero where ignored.
   Tensor picked = input.gather(cd, safe.unsqueeze(cd)).squeeze(cd);
   Tensor w = weight ? weight->index_select(0, safe.reshape({-1})).reshape(safe.shape()) : ones_like(picked);
