@@ -104,12 +104,11 @@ private:
   // tiles of up to kMmRows rows x kMmCols columns (8 x 3 with AVX-512):
   // one W-lane vector accumulator per output element, fma over k in steps
   // of W, then a fixed pairwise horizontal sum plus a sequential fma tail
-  // for the last K % W
-  // elements. Every output element is computed with exactly this arithmetic
-  // whichever tile shape (full or remainder) covers it, so results do not
-  // depend on how the output is split among threads. Otherwise (the stride
-  // condition does not hold) the element order below runs, as for any
-  // other reduction.
+  // for the last K % W elements. Every output element is computed with
+  // exactly this arithmetic whichever tile shape (full or remainder) covers
+  // it, so results do not depend on how the output is split among threads.
+  // Otherwise (the stride condition does not hold) the element order below
+  // runs, as for any other reduction.
   static constexpr int kMmRows = 4, kMmCols = 4;
   static constexpr int64_t kMmChunkBytes = 256 * 1024;
   static constexpr int64_t kMmPackBlocks = 2;

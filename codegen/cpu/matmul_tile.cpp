@@ -270,9 +270,10 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
     return Value(b_.create<LLVMD::ShuffleVectorOp>(loc_, u, u, std::vector<int32_t>(size_t(W), 0)));
   };
   // The sums of rows `ap` (P at k = 0) x columns [c, c + NC) (Q at k = 0,
-  // column c: qp) into buf, row i at i * NC. With `mask` (the last
-  // columns), only the lanes it sets are loaded (the others are unused).
-  auto vector_tile = [&](const std::vector<Value>& ap, Value qp, Value qk, const std::vector<Value>& mask) {
+  // column c: qp, rows q_step apart) into buf, row i at i * NC. With `mask`
+  // (the last columns), only the lanes it sets are loaded (the others are
+  // unused).
+  auto vector_tile = [&](const std::vector<Value>& ap, Value qp, Value q_step, const std::vector<Value>& mask) {
     Value zv = b_.create<arith::ConstantOp>(
         loc_, vt, mlir::DenseElementsAttr::get(vt, llvm::ArrayRef<mlir::Attribute>(b_.getFloatAttr(et, 0.0))));
     std::vector<Value> acc(ap.size() * NV, zv);
@@ -280,7 +281,7 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
     auto loop = b_.create<scf::ForOp>(loc_, idx_const(0), index(K), idx_const(1), acc);
     b_.setInsertionPointToEnd(loop.getBody());
     Value k = to_i64(loop.getInductionVar());
-    Value qrow = gep(et, qp, mul(k, qk));
+    Value qrow = gep(et, qp, mul(k, q_step));
     std::vector<Value> bv;
     for (int v = 0; v < NV; ++v) {
       Value at = gep(et, qrow, i64_const(v * W));
@@ -385,8 +386,8 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
   };
   // Columns [c0, c1) in tiles of NC (nc of them in the epilogue), inside
   // blocks of MR rows: a block's MR x K of P stays in L1 while the tiles pass.
-  // With `pack` (Q's columns [c0, c1) packed, see below), the tiles read Q
-  // from there.
+  // With `packed` (the chunk [c0, c1) of Q copied into `pack` where pack_on
+  // says so, see above), the tiles read Q from there.
   auto row_blocks = [&](Value c0, Value c1, Value nc, const std::vector<Value>& mask, bool packed) {
     auto blocks = b_.create<scf::ForOp>(loc_, bounds[0], bounds[1], idx_const(MR));
     OpBuilder::InsertionGuard g(b_);
