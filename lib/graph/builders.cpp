@@ -32,13 +32,14 @@ std::optional<DType> combine(std::optional<DType> higher, std::optional<DType> l
   return higher;
 }
 
-
-}  // namespace
-
-DType result_type(const std::vector<Operand>& ops) {
+// PyTorch's result_type over operands get(0), ..., get(n - 1), by reference:
+// building an op runs this, and copying an Operand copies its NodeRef.
+template <class Get>
+DType result_type_of(size_t n, Get get) {
   std::optional<DType> dim, zero, wrapped;
   auto upd = [](std::optional<DType>& s, DType t) { s = s ? promote_types(*s, t) : t; };
-  for (auto& o : ops) {
+  for (size_t i = 0; i < n; ++i) {
+    const Operand& o = get(i);
     if (!o.node) {
       // A Python float scalar counts as the default dtype (float32).
       upd(wrapped, o.scalar->default_dtype());
@@ -49,6 +50,15 @@ DType result_type(const std::vector<Operand>& ops) {
     }
   }
   return *combine(dim, combine(zero, wrapped));
+}
+
+DType result_type_of(const Operand& a, const Operand& b) {
+  return result_type_of(2, [&](size_t i) -> const Operand& { return i ? b : a; });
+}
+}  // namespace
+
+DType result_type(const std::vector<Operand>& ops) {
+  return result_type_of(ops.size(), [&](size_t i) -> const Operand& { return ops[i]; });
 }
 
 Shape broadcast(const Shape& a, const Shape& b, const char* op) {
@@ -116,7 +126,7 @@ NodeRef unary(Op op, const NodeRef& x) {
 
 NodeRef binary(Op op, const Operand& a, const Operand& b) {
   const char* opname = op_name(op);
-  DType compute = result_type({a, b});
+  DType compute = result_type_of(a, b);
   if (is_float_math(op) && !is_floating(compute)) compute = kFloat32;
   if (op_traits(op) == OpTraits::NoBool && compute == kBool)
     throw Error(fmt::format("{0}: {0} of two bool tensors is not supported; use logical_xor() or logical_not() "
@@ -125,17 +135,20 @@ NodeRef binary(Op op, const Operand& a, const Operand& b) {
   auto node_of = [&](const Operand& o) {
     return o.node ? cast(o.node, compute) : full(*o.scalar, compute, {});
   };
-  NodeRef x = node_of(a), y = node_of(b);
-  Shape shape = broadcast(x->shape, y->shape, opname);
+  std::vector<NodeRef> in;
+  in.reserve(2);
+  in.push_back(node_of(a));
+  in.push_back(node_of(b));
+  Shape shape = broadcast(in[0]->shape, in[1]->shape, opname);
   DType out = is_comparison(op) ? kBool : compute;
-  return make(op, out, std::move(shape), {x, y});
+  return make(op, out, std::move(shape), std::move(in));
 }
 
 NodeRef where(const NodeRef& cond, const Operand& a, const Operand& b) {
   if (cond->dtype != kBool)
     throw Error(fmt::format("where: expected condition to be a bool tensor, but got {} (shape {})",
                             name(cond->dtype), shape_str(cond->shape)));
-  DType t = result_type({a, b});
+  DType t = result_type_of(a, b);
   NodeRef x = a.node ? cast(a.node, t) : full(*a.scalar, t, {});
   NodeRef y = b.node ? cast(b.node, t) : full(*b.scalar, t, {});
   Shape shape = broadcast(broadcast(cond->shape, x->shape, "where"), y->shape, "where");
