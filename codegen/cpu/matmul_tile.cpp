@@ -360,8 +360,18 @@ void KernelBuilder::build_outer_matmul(const MatmulPattern& m, Value bounds[4], 
     pack_on = both(pack_on, b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::sgt, full, cb));
     Value qbytes = mul(qk, i64_const(int64_t(esize)));
     pack_on = both(pack_on, cmp_eq(b_.create<arith::AndIOp>(loc_, qbytes, i64_const(4095)), z));
-    Value bytes = sel(pack_on, mul(mul(kk, ch), i64_const(int64_t(esize))), i64_const(0));
-    pack = b_.create<LLVMD::CallOp>(loc_, malloc_fn(), mlir::ValueRange{bytes}).getResult();
+    // The buffer only where the copy is made (no allocator call per launch
+    // task otherwise; free(null) is a no-op).
+    auto alloc = b_.create<scf::IfOp>(loc_, mlir::TypeRange{ptr()}, pack_on, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard ga(b_);
+      b_.setInsertionPointToStart(alloc.thenBlock());
+      Value bytes = mul(mul(kk, ch), i64_const(int64_t(esize)));
+      b_.create<scf::YieldOp>(loc_, b_.create<LLVMD::CallOp>(loc_, malloc_fn(), mlir::ValueRange{bytes}).getResult());
+      b_.setInsertionPointToStart(alloc.elseBlock());
+      b_.create<scf::YieldOp>(loc_, Value(b_.create<LLVMD::NullOp>(loc_, ptr())));
+    }
+    pack = alloc.getResult(0);
     // Without the memory, the tiles read Q where it is.
     Value got = b_.create<LLVMD::PtrToIntOp>(loc_, i64(), pack);
     pack_on = both(pack_on, b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::ne, got, z));
