@@ -19,6 +19,7 @@
 #include "runtime/debug.h"
 #include "runtime/thread_pool.h"
 #include "schedule/schedule.h"
+#include "schedule_cache.h"
 #include "text/printer.h"
 #include "tensor/tensor_impl.h"
 
@@ -63,44 +64,15 @@ void check_launch_sizes(const Schedule& sched) {
   }
 }
 
-// A value this schedule computes that something outside it still refers to
-// (a live Tensor, or a lazy value that is not part of this schedule, such
-// as next step's parameters or the gradient graph built on a forward pass)
-// is stored too, and becomes a realized leaf: whatever needs it later reads
-// it instead of computing it (and its history) again. A lazy training loop
-// that only reads loss.item() then runs the same kernels every step.
-// "Outside" is what the shared_ptr count says beyond the edges inside the
-// graph. Constants are recomputed for free and stay inline.
-void add_values_needed_later(std::vector<NodeRef>& targets) {
-  std::unordered_map<const Node*, int64_t> edges;  // references from nodes of this graph
-  std::unordered_map<const Node*, const NodeRef*> ref;
-  std::vector<const Node*> stack;
-  for (const NodeRef& t : targets) {
-    edges[t.get()]++;  // the targets vector's own reference
-    if (ref.emplace(t.get(), &t).second) stack.push_back(t.get());
-  }
-  std::vector<const Node*> visited;
-  while (!stack.empty()) {
-    const Node* n = stack.back();
-    stack.pop_back();
-    visited.push_back(n);
-    for (const NodeRef& x : n->inputs) {
-      if (x->realized()) continue;
-      edges[x.get()]++;
-      if (ref.emplace(x.get(), &x).second) stack.push_back(x.get());
-    }
-  }
-  std::unordered_set<const Node*> requested;
-  for (const NodeRef& t : targets) requested.insert(t.get());
-  for (const Node* n : visited) {
-    if (requested.count(n)) continue;  // (their refs point into `targets`, which grows)
-    const NodeRef& r = *ref.at(n);
-    if (r.use_count() <= edges.at(n)) continue;
-    const Node* root = n;
-    while (!root->realized() && is_view(root->op)) root = root->inputs[0].get();
-    if (root->op == Op::Full && !root->realized()) continue;
-    targets.push_back(r);
-  }
+// Every launch, recorded or replayed, goes through here.
+void launch_kernel(const Executable& exe, const Kernel& k, void* const* ptrs, const int64_t* params,
+                   const Shape& sizes) {
+  auto t0 = Clock::now();
+  exe.launch(k, ptrs, params, sizes);
+  g_launched++;
+  if (debug_level() >= 1)
+    std::fprintf(stderr, "kiln: ran %s over [%s] in %.3f ms\n", k.name.c_str(),
+                 fmt::format("{}", fmt::join(sizes, ", ")).c_str(), ms_since(t0));
 }
 
 // Copies elements between two strided layouts of one shape.
@@ -181,35 +153,44 @@ void realize(const std::vector<Tensor>& tensors) {
   // One schedule at a time: the kernel cache, the thread pool's job slot and
   // the nodes being realized are shared by every thread that realizes.
   std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
-  std::vector<NodeRef> targets;
+  std::vector<NodeRef> requested;
   for (const Tensor& t : tensors) {
     const NodeRef& n = node_of(t);
-    if (!n->realized()) targets.push_back(n);
+    if (!n->realized()) requested.push_back(n);
   }
-  if (targets.empty()) return;
-  size_t requested = targets.size();
-  add_values_needed_later(targets);
-  std::vector<NodeRef> optimized = debug_level() >= 2 ? optimize_and_log(targets) : passes::optimize(targets);
-  Schedule sched = make_schedule(optimized, requested);
-  if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
-  check_launch_sizes(sched);
-
-
+  if (requested.empty()) return;
+  GraphWalk walk = walk_graph(std::move(requested));
   // One realize computes on one device: its backend (the registry's).
-  Device device = targets.empty() ? kCPU : targets[0]->device;
-  for (const NodeRef& t : targets)
+  Device device = walk.roots[0]->device;
+  for (const NodeRef& t : walk.roots)
     if (!(t->device == device))
       throw Error("realize: expected all tensors to be on the same device, but found at least two devices, " +
                   device.str() + " and " + t->device.str() + "!");
   Backend& backend = backend_for(device);
+  if (debug_level() < 2)
+    if (const Replay* replay = find_replay(walk); replay && replay->max_launch_elements() <= launch_limit()) {
+      replay->run(walk, backend, launch_kernel);
+      return;
+    }
+
+  std::vector<NodeRef>& targets = walk.targets;
+  std::vector<NodeRef> optimized = debug_level() >= 2 ? optimize_and_log(targets) : passes::optimize(targets);
+  Schedule sched = make_schedule(optimized, walk.requested);
+  if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
+  check_launch_sizes(sched);
+
+  auto replay = walk.cacheable ? std::make_unique<Replay>(walk, sched) : nullptr;
   std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
   for (const NodeRef& n : sched.materialized)
     bufs[n.get()] = backend.allocate(n->numel(), element_size(n->dtype));
+  std::vector<void*> ptrs;
+  std::vector<int64_t> params;
   for (const ScheduledKernel& sk : sched.kernels) {
     if (debug_level() >= 2) std::fprintf(stderr, "---- kernel IR\n%s", sk.kernel.str().c_str());
     const Executable& exe = compiled_kernel(backend, sk.kernel);
-    std::vector<void*> ptrs;
-    std::vector<int64_t> params(sk.sizes.begin(), sk.sizes.end());
+    if (replay) replay->record_launch(sk, exe);
+    ptrs.clear();
+    params.assign(sk.sizes.begin(), sk.sizes.end());
     for (size_t a = 0; a < sk.arg_nodes.size(); ++a) {
       const NodeRef& n = sk.arg_nodes[a];
       ptrs.push_back(n->realized() ? n->buffer->data() : bufs.at(n.get())->data());
@@ -220,12 +201,7 @@ void realize(const std::vector<Tensor>& tensors) {
       params.insert(params.end(), is.begin(), is.end());
     }
     params.insert(params.end(), sk.scalars.begin(), sk.scalars.end());
-    auto t0 = Clock::now();
-    exe.launch(sk.kernel, ptrs.data(), params.data(), sk.sizes);
-    g_launched++;
-    if (debug_level() >= 1)
-      std::fprintf(stderr, "kiln: ran %s over [%s] in %.3f ms\n", sk.kernel.name.c_str(),
-                   fmt::format("{}", fmt::join(sk.sizes, ", ")).c_str(), ms_since(t0));
+    launch_kernel(exe, sk.kernel, ptrs.data(), params.data(), sk.sizes);
   }
 
   // A requested view is laid out over the base its chain starts from, as the
@@ -249,6 +225,7 @@ void realize(const std::vector<Tensor>& tensors) {
   // Requested nodes the passes rewrote take the rewritten node's value.
   for (size_t i = 0; i < targets.size(); ++i)
     if (optimized[i] != targets[i]) targets[i]->set_realized(optimized[i]->buffer, optimized[i]->layout);
+  if (replay && replay->finish(sched)) keep_replay(walk, std::move(replay));
   // (The schedule's own references go first: they would count as readers.)
   sched = Schedule();
   optimized.clear();
@@ -281,6 +258,7 @@ RuntimeStats runtime_stats() {
   s.kernels_compiled = c.compiled;
   s.kernels_loaded = c.from_disk;
   s.kernel_cache_hits = c.hits;
+  s.schedule_cache_hits = schedule_cache_hits();
   s.kernels_launched = g_launched;
   s.nodes_alive = nodes_alive();
   s.bytes_cached = int64_t(allocator_bytes_cached());

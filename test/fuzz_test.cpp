@@ -5,7 +5,9 @@
 //   eager    realized after every op
 //   unfused  one schedule with fusion off (a kernel per op)
 // Values and gradients must agree: bitwise for programs without reductions,
-// within a reassociation tolerance otherwise. A failure prints the seed, the
+// within a reassociation tolerance otherwise. The lazy program then runs
+// again (its schedules replayed from the schedule cache) and must give the
+// same bits. A failure prints the seed, the
 // program and writes its graph as a .kiln file that `kilnc --run` replays.
 //
 //   KILN_FUZZ_ITERS=N   programs to run (default: a fast CI mode)
@@ -496,6 +498,7 @@ TEST(FusionFuzz, LazyEqualsEagerEqualsUnfused) {
   int64_t iters = env_int("KILN_FUZZ_ITERS", 150), first = env_int("KILN_FUZZ_SEED", 1);
   int64_t failures = 0, ran = 0, seconds = env_int("KILN_FUZZ_SECONDS", 0);
   auto start = std::chrono::steady_clock::now();
+  int64_t replayed = runtime_stats().schedule_cache_hits;
   for (int64_t seed = first; seed < first + iters && failures < 3; ++seed, ++ran) {
     if (seconds > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(seconds)) break;
     if (ran > 0 && ran % 1000 == 0) std::printf("fuzz: %lld programs, %lld failing\n", (long long)ran, (long long)failures);
@@ -533,6 +536,17 @@ TEST(FusionFuzz, LazyEqualsEagerEqualsUnfused) {
       }
       if (!problem.empty()) break;
     }
+    if (problem.empty()) {
+      // The same program again: its schedules are replayed from the schedule
+      // cache, over new buffers, and must give the same bits.
+      Result again = run(Mode::Lazy);
+      if (problem.empty() && again.launched != lazy.launched)
+        problem = "run again, it launched " + std::to_string(again.launched) + " kernels, not " +
+                  std::to_string(lazy.launched);
+      for (size_t i = 0; i < lazy.values.size() && problem.empty(); ++i)
+        if (std::string d = compare(again.values[i], lazy.values[i], true, lazy); !d.empty())
+          problem = "lazy run again, value " + std::to_string(i) + ": " + d;
+    }
     if (std::getenv("KILN_FUZZ_VERBOSE")) {
       std::printf("seed %lld (kernels launched: %s)%s\n", (long long)seed, counts.c_str(),
                   problem.empty() ? "" : " FAILED");
@@ -547,6 +561,7 @@ TEST(FusionFuzz, LazyEqualsEagerEqualsUnfused) {
     ADD_FAILURE() << "seed " << seed << ": " << problem << "\nprogram:\n" << prog
                   << "graph written to " << path << " (replay: kilnc " << path << " --run)";
   }
-  std::printf("fuzz: %lld programs (seeds %lld..%lld), %lld failing\n", (long long)ran, (long long)first,
-              (long long)(first + ran - 1), (long long)failures);
+  std::printf("fuzz: %lld programs (seeds %lld..%lld), %lld failing, %lld schedules replayed\n", (long long)ran,
+              (long long)first, (long long)(first + ran - 1), (long long)failures,
+              (long long)(runtime_stats().schedule_cache_hits - replayed));
 }

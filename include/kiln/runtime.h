@@ -24,6 +24,16 @@ int get_num_threads();
 void set_fusion_enabled(bool on);
 bool fusion_enabled();
 
+/// The schedule cache on (the default) or off. On, a realize() of a graph
+/// whose structure was realized before (the same ops, shapes, dtypes and
+/// layouts; any data, any values of the floating-point constants that are
+/// launch parameters) replays the kernels scheduled the first time, without
+/// running the passes and the scheduler again. KILN_SCHEDULE_CACHE=0 turns
+/// it off at start-up. Off, it neither replays nor records (what it kept
+/// stays for when it is on again).
+void set_schedule_cache_enabled(bool on);
+bool schedule_cache_enabled();
+
 /// The most elements one kernel launch may run over (its output elements
 /// times the elements each one reduces): 2^42 by default, or
 /// KILN_MAX_ELEMENTS at start-up. A bigger launch raises a kiln::Error
@@ -37,6 +47,7 @@ struct RuntimeStats {
   int64_t kernels_compiled = 0;  ///< JIT compilations
   int64_t kernels_loaded = 0;    ///< kernels loaded from the disk cache
   int64_t kernel_cache_hits = 0; ///< kernels found already compiled
+  int64_t schedule_cache_hits = 0;  ///< realizes that replayed a graph structure seen before
   int64_t kernels_launched = 0;
   int64_t nodes_alive = 0;       ///< graph nodes currently in memory
   int64_t bytes_cached = 0;      ///< free blocks held by the allocator

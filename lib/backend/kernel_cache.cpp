@@ -15,7 +15,7 @@ namespace kiln {
 
 namespace {
 
-std::atomic<int64_t> g_compiled{0}, g_from_disk{0}, g_hits{0};
+std::atomic<int64_t> g_compiled{0}, g_from_disk{0}, g_hits{0}, g_evictions{0};
 
 size_t capacity() {
   static const size_t n = [] {
@@ -83,9 +83,13 @@ const Executable& compiled_kernel(Backend& b, const Kernel& k) {
   while (lru().size() > capacity()) {
     index().erase(lru().back().key);
     lru().pop_back();  // (its destructor unloads the kernel)
+    g_evictions++;
   }
   return *lru().front().exe;
 }
+
+int64_t kernel_cache_evictions() { return g_evictions; }
+void count_kernel_cache_hits(int64_t n) { g_hits += n; }
 
 KernelCacheStats kernel_cache_stats() { return {g_compiled.load(), g_from_disk.load(), g_hits.load()}; }
 

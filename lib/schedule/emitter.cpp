@@ -272,6 +272,7 @@ int Emitter::emit(const NodeRef& root, const Chain& root_chain) {
       if (is_param_scalar(in.dtype, in.value)) {
         in.param = int(scalars_.size());
         scalars_.push_back(param_bits(in.dtype, in.value));
+        scalar_nodes_.push_back(n.get());
       }
       id = push(in);
     } else if (is_view(n->op)) {
@@ -436,6 +437,7 @@ ScheduledKernel Emitter::finish(const Shape& iter_shape) {
   sk.arg_nodes = arg_nodes_;
   sk.arg_index_strides = index_strides_;
   sk.scalars = scalars_;
+  sk.scalar_nodes = scalar_nodes_;
   collapse(iter_shape, sk);
   k_.contraction = is_contraction(k_);
   k_.name = name();

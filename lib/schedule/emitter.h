@@ -109,6 +109,7 @@ private:
   bool contraction_ = false;         // a sum over a product of two broadcasts
   Kernel k_;
   std::vector<int64_t> scalars_;  // launch values of k_'s param consts
+  std::vector<const Node*> scalar_nodes_;  // and the full nodes they come from
   std::vector<NodeRef> arg_nodes_;
   std::vector<Layout> layouts_;
   std::vector<Shape> index_strides_;

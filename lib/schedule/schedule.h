@@ -26,6 +26,7 @@ struct ScheduledKernel {
   std::vector<Layout> arg_layouts;// each argument's strides over `sizes`
   std::vector<Shape> arg_index_strides;  // per argument, per index operand
   std::vector<int64_t> scalars;   // launch values of the param consts, by slot
+  std::vector<const Node*> scalar_nodes;  // the full node each one is the value of
   std::vector<std::string> notes; // what it writes, for printing
 };
 
