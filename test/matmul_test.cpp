@@ -60,6 +60,14 @@ void check(const Shape3& s, Layouts layouts, DType dt) {
     // in one kernel, which no tile takes.
     Tensor plain = (s.batch == 1 ? matmul(A.squeeze(0), B.squeeze(0)) : matmul(A, B)).realize();
     Tensor fused = (matmul(A, B) + bias).relu().realize();
+    // Assigned first, so that the product and the sum are not needed later:
+    // only the relu is stored, computed in the product's kernel (its
+    // epilogue), with the same values.
+    Tensor only = (matmul(A, B) + bias).relu();
+    int64_t launched = runtime_stats().kernels_launched;
+    only.realize();
+    if (layouts == Layouts::RowMajor) EXPECT_EQ(runtime_stats().kernels_launched, launched + 1);
+    EXPECT_EQ(as_double<T>(only), as_double<T>(fused));
     return std::pair{as_double<T>(plain), as_double<T>(fused)};
   };
   auto [p1, f1] = run(1);

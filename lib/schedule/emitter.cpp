@@ -63,10 +63,21 @@ struct Pending {
   Pending& operator=(const Pending&) = delete;
 };
 
-bool broadcasts(const Chain& chain) {
-  for (const ViewStep& st : chain)
+bool broadcasts(const Chain& chain, size_t from) {
+  for (size_t i = from; i < chain.size(); ++i) {
+    const ViewStep& st = chain[i];
     if (st.op == Op::Expand && numel(std::get<ShapeAttrs>(st.attrs).shape) > st.input->numel()) return true;
+  }
   return false;
+}
+
+// Two layouts over one shape that address the same elements (strides along
+// size-1 dims do not matter).
+bool same_elements(const Layout& a, const Layout& b) {
+  if (a.shape != b.shape || a.offset != b.offset) return false;
+  for (size_t d = 0; d < a.shape.size(); ++d)
+    if (a.shape[d] != 1 && a.strides[d] != b.strides[d]) return false;
+  return true;
 }
 
 }  // namespace
@@ -132,8 +143,11 @@ const char* always_stored(Op op) {
 void Emitter::add_output(const Unit& u) {
   outputs_.insert(u.node.get());
   unit_node_ = u.node.get();
-  unit_numel_ = numel(u.iter());
+  unit_numel_ = u.epilogue ? u.node->numel() : numel(u.iter());
+  unit_iter_ = u.iter();
   reduce_rank_ = u.reduce_rank;
+  post_ = u.epilogue;
+  chain_base_ = u.chain_base;
   // sum_k a[.., k] * b[.., k] with both operands broadcast: a contraction.
   const NodeRef& v = u.value;
   contraction_ = u.node->op == Op::Sum && v->op == Op::Mul && !v->realized() && !plan_.has(v.get()) &&
@@ -142,7 +156,7 @@ void Emitter::add_output(const Unit& u) {
   int val = emit(u.value, u.in_chain);
   if (val < 0)
     throw Error(fmt::format("kiln: internal: the schedule left a view of {} without strides", op_name(u.node->op)));
-  if (u.reduce_rank > 0) {
+  if (u.reduce_rank > 0 && !u.epilogue) {
     Instr r;
     bool scan = op_info(u.node->op).kind == OpKind::Scan;
     r.kind = scan ? Instr::Kind::Scan : Instr::Kind::Reduce;
@@ -152,6 +166,12 @@ void Emitter::add_output(const Unit& u) {
     r.post_reduce = post = !scan;
     val = push(r);
     ops_.push_back(op_name(u.node->op));
+    if (!scan) reduced_[u.node.get()] = {val, u.out_layout};
+  }
+  post |= u.epilogue;
+  if (!u.store) {
+    post_ = false;
+    return;
   }
   std::vector<int> idx;
   for (const NodeRef& i : u.store_index) idx.push_back(emit(i, {}));
@@ -168,6 +188,8 @@ void Emitter::add_output(const Unit& u) {
   // Indexed writes may hit one element twice: a fixed order decides.
   if (!u.store_index.empty()) k_.serial = true;
   k_.body.push_back(st);
+  post_ = false;
+  chain_base_ = 0;
 }
 
 void Emitter::store(const NodeRef& n, std::string reason) {
@@ -178,9 +200,13 @@ void Emitter::store(const NodeRef& n, std::string reason) {
 }
 
 int Emitter::add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const Shape& index_strides) {
+  // (An input is shared by the loads of one stage: each stage walks its own dims.)
+  bool post = !out && post_;
   for (size_t a = 0; a < arg_nodes_.size(); ++a)
-    if (!out && !k_.args[a].is_output && arg_nodes_[a] == n && layouts_[a] == l && index_strides_[a] == index_strides)
+    if (!out && !k_.args[a].is_output && arg_nodes_[a] == n && layouts_[a] == l && index_strides_[a] == index_strides &&
+        post_args_.count(int(a)) == size_t(post))
       return int(a);
+  if (post) post_args_.insert(int(k_.args.size()));
   KernelArg ka;
   ka.is_output = out;
   ka.dtype = t;
@@ -194,6 +220,7 @@ int Emitter::add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const
 
 int Emitter::push(Instr in) {
   size_ += in.kind == Instr::Kind::Compute ? cost(in.op) : 1;
+  if (post_ && (in.kind == Instr::Kind::Load || in.kind == Instr::Kind::Compute)) in.post_reduce = true;
   k_.body.push_back(std::move(in));
   return int(k_.body.size() - 1);
 }
@@ -225,6 +252,8 @@ int Emitter::load(const NodeRef& n, const Chain& chain) {
   if (!n->realized()) {
     add_dep(n);
     if (!chain.empty()) remapped_.insert(n.get());
+    if (n->numel() != numel(unit_iter_) || !same_elements(l, Layout::contiguous(unit_iter_)))
+      misaligned_.insert(n.get());
   }
   Instr in;
   in.kind = Instr::Kind::Load;
@@ -233,8 +262,8 @@ int Emitter::load(const NodeRef& n, const Chain& chain) {
   return push(in);
 }
 
-std::string Emitter::memo_key(const NodeRef& n, const Chain& chain) {
-  std::string key = fmt::format("{}", static_cast<const void*>(n.get()));
+std::string Emitter::memo_key(const NodeRef& n, const Chain& chain) const {
+  std::string key = fmt::format("{}{}", post_ ? "post " : "", static_cast<const void*>(n.get()));
   for (auto& st : chain) key += fmt::format("|{}:{}", int(st.op), attrs_str(st.attrs));
   return key;
 }
@@ -258,6 +287,17 @@ int Emitter::emit(const NodeRef& root, const Chain& root_chain) {
     std::string key = memo_key(n, chain);
     if (auto it = memo_.find(key); it != memo_.end()) {
       id = it->second;
+      break;
+    }
+    if (auto it = reduced_.find(n.get()); it != reduced_.end() && post_) {
+      // An epilogue reads this kernel's reduction from its accumulator: at
+      // every point, the output element the reduction writes there.
+      Layout l = Layout::contiguous(n->shape);
+      if (!through(chain, l) || !same_elements(l, it->second.layout))
+        throw Error(fmt::format("kiln: internal: an epilogue reads {} {} out of order", op_name(n->op),
+                                shape_str(n->shape)));
+      id = it->second.id;
+      memo_[key] = id;
       break;
     }
     if (!n->realized() && !plan_.has(n.get()) && !outputs_.count(n.get()))
@@ -335,10 +375,10 @@ int Emitter::emit_inline(const NodeRef& n, const Chain& chain) {
 // the load they save, so only costly values are.
 std::string Emitter::recompute_reason(const NodeRef& n, const Chain& chain) const {
   if (!fusion_enabled()) return "fusion off";
-  if (n->op == Op::Cast || n->op == Op::Copy || n->op == Op::Index || !broadcasts(chain)) return "";
+  if (n->op == Op::Cast || n->op == Op::Copy || n->op == Op::Index || !broadcasts(chain, chain_base_)) return "";
   int64_t times = n->numel() > 0 ? unit_numel_ / n->numel() : 0;
   if (times <= 1) return "";
-  if (reduce_rank_ > 0)
+  if (reduce_rank_ > 0 && !post_)
     return fmt::format("read {} times per element by its consumer ({})", times,
                        contraction_ ? "matmul operand" : "broadcast into a reduction");
   if (costly(n)) return fmt::format("read {} times per element by its consumer (costly to recompute)", times);

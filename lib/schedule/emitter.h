@@ -39,6 +39,16 @@ struct Unit {
   std::vector<NodeRef> store_index = {};
   Shape store_index_strides = {};
   bool accumulate = false;
+  /// An elementwise value computed in stage 1 of a reduction's kernel (its
+  /// epilogue): `iter` is the reduction's, the value is computed once per
+  /// output element, and the reduction's own value comes from its
+  /// accumulator. `chain_base` views at the front of in_chain map the
+  /// iteration space to the value's shape.
+  bool epilogue = false;
+  size_t chain_base = 0;
+  /// False for a reduction that only its kernel's epilogues read: its value
+  /// never leaves the registers.
+  bool store = true;
   const Shape& iter() const { return out_layout.shape; }
   bool whole() const { return part < 0; }
 };
@@ -65,6 +75,10 @@ public:
   /// Whether every load of dep `n` reads element i at element i (no view):
   /// a kernel that also computes n can then use the value it computed.
   bool reads_in_place(const Node* n) const { return !remapped_.count(n); }
+  /// Whether every load of dep `n` reads element i of n's contiguous order
+  /// at element i of the kernel's (possibly through views that only reshape
+  /// it): an epilogue of n's reduction can then take n from its accumulator.
+  bool reads_aligned(const Node* n) const { return !misaligned_.count(n); }
   /// Unplanned nodes the walk computed inline (planning re-walks a kernel
   /// when a later decision stores one of them).
   const std::vector<const Node*>& inlined() const { return inlined_; }
@@ -84,7 +98,7 @@ private:
   int push(Instr in);
   bool through(const Chain& chain, Layout& l);
   int load(const NodeRef& n, const Chain& chain);
-  static std::string memo_key(const NodeRef& n, const Chain& chain);
+  std::string memo_key(const NodeRef& n, const Chain& chain) const;
   int emit(const NodeRef& n, const Chain& chain);
   int unblock(const NodeRef& n, const Chain& chain, int id);
   int emit_inline(const NodeRef& n, const Chain& chain);
@@ -105,7 +119,8 @@ private:
 
   std::unordered_set<const Node*> outputs_;
   const Node* unit_node_ = nullptr;  // the unit being added
-  int64_t unit_numel_ = 0;           // its iteration space's size
+  int64_t unit_numel_ = 0;           // its iteration space's size (an epilogue's: its value's)
+  Shape unit_iter_;
   bool contraction_ = false;         // a sum over a product of two broadcasts
   Kernel k_;
   std::vector<int64_t> scalars_;  // launch values of k_'s param consts
@@ -116,6 +131,17 @@ private:
   std::unordered_map<std::string, int> memo_;
   std::vector<NodeRef> deps_;
   std::unordered_set<const Node*> remapped_;  // deps loaded through a view
+  std::unordered_set<const Node*> misaligned_;  // deps loaded in another order
+  // Stage 1 (an epilogue unit being added): its loads and computes run once
+  // per output element; the first chain_base_ views of a chain are the
+  // unit's own (reduction space to value), not the graph's.
+  bool post_ = false;
+  size_t chain_base_ = 0;
+  struct Reduced {
+    int id;         // the Reduce instruction
+    Layout layout;  // its output over the iteration space
+  };
+  std::unordered_map<const Node*, Reduced> reduced_;
   std::vector<const Node*> inlined_;
   std::vector<std::string> ops_;
   int reduce_rank_ = 0;

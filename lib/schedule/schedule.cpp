@@ -32,7 +32,9 @@ public:
   std::vector<NodeRef> work;  // stored nodes, in the order they were decided
   std::unordered_map<const Node*, std::vector<NodeRef>> deps;
   std::unordered_map<const Node*, std::unordered_set<const Node*>> in_place;  // deps read in place
+  std::unordered_map<const Node*, std::unordered_set<const Node*>> aligned;   // deps read in their order
   std::unordered_map<const Node*, int64_t> size;  // instructions of its kernel alone
+  std::unordered_set<const Node*> targets;        // requested or needed later (view roots)
 
   void store(const NodeRef& n, Decision d) {
     if (n->realized()) return;
@@ -64,8 +66,12 @@ private:
     size[n.get()] = e.size();
     auto& ip = in_place[n.get()];
     ip.clear();
-    for (const NodeRef& d : e.deps())
+    auto& al = aligned[n.get()];
+    al.clear();
+    for (const NodeRef& d : e.deps()) {
       if (e.reads_in_place(d.get())) ip.insert(d.get());
+      if (e.reads_aligned(d.get())) al.insert(d.get());
+    }
     inlined_[n.get()] = e.inlined();
   }
 
@@ -102,6 +108,19 @@ std::vector<NodeRef> dependency_order(const Planner& p) {
   return order;
 }
 
+// A plain reduction over at least one dim: its kernel can take epilogues.
+bool folds(const Unit& u) {
+  return u.whole() && is_reduce(u.node->op) && op_info(u.node->op).kind == OpKind::Reduce &&
+         !reduced_dims(*u.node).empty() && u.in_chain.size() == 1;
+}
+
+Shape squeezed(const Shape& s) {
+  Shape r;
+  for (int64_t d : s)
+    if (d != 1) r.push_back(d);
+  return r;
+}
+
 }  // namespace
 
 int max_kernel_ops() {
@@ -134,6 +153,7 @@ Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
     NodeRef r = view_root(t);
     if (r != t) sched.views.push_back(t);
     p.store(r, Decision{i < requested ? "output" : "needed later (a value outside this schedule refers to it)"});
+    p.targets.insert(r.get());
   }
   p.run();
   std::vector<NodeRef> order = dependency_order(p);
@@ -142,20 +162,65 @@ Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
   // shape that runs after everything it reads (never with fusion off). A
   // value it reads in place from a plain unit of its shape may come from
   // the same kernel: the kernel stores it and uses it while in registers.
+  // An elementwise value of a reduction's output (a matmul's bias and relu,
+  // an SGD step on a gradient) joins the reduction's kernel as its
+  // epilogue, when it reads the reduction in its own order.
   struct Group {
     Shape shape;
     int reduce_rank;
     bool plain;
     std::vector<Unit> units;
     int64_t size = 0;  // Emitter::size() of each unit alone, summed (an upper bound)
+    bool folds = false;  // a reduction kernel (no scans, writes, or folds over nothing) an epilogue may join
   };
   std::vector<Group> groups;
   std::unordered_map<const Node*, int> group_of;
+  std::unordered_set<const Node*> epilogues;
   bool fuse = fusion_enabled();
+  // The group whose epilogue n can be, or -1: the last group n reads from
+  // is a reduction kernel, n reads each of its reductions in their order and
+  // each of its epilogues in place, n has one value per output element of
+  // the group, and the kernel stays under the size cap.
+  auto epilogue_group = [&](const NodeRef& n, int64_t size) {
+    int g = -1;
+    for (const NodeRef& d : p.deps.at(n.get())) g = std::max(g, group_of.at(d.get()));
+    if (g < 0 || !groups[size_t(g)].folds || groups[size_t(g)].size + size > max_kernel_ops()) return -1;
+    const Group& gr = groups[size_t(g)];
+    Shape out(gr.shape.begin(), gr.shape.end() - gr.reduce_rank);
+    if (n->numel() != numel(out) || squeezed(n->shape) != squeezed(out)) return -1;
+    for (const NodeRef& d : p.deps.at(n.get())) {
+      if (group_of.at(d.get()) != g) continue;
+      bool ok = epilogues.count(d.get()) ? p.in_place.at(n.get()).count(d.get()) && d->shape == n->shape
+                                         : is_reduce(d->op) && p.aligned.at(n.get()).count(d.get());
+      if (!ok) return -1;
+    }
+    return g;
+  };
   for (const NodeRef& n : order) {
     int after = -1, with = -1;  // after every hard dependency, at or after the soft ones
     std::vector<Unit> units = units_of(n);
     bool plain_elementwise = fuse && units.size() == 1 && units[0].whole() && units[0].reduce_rank == 0;
+    if (plain_elementwise) {
+      int64_t size = p.size.at(n.get());
+      if (int g = epilogue_group(n, size); g >= 0) {
+        // Over the reduction's iteration space: n's shape reshaped to the
+        // reduction's, broadcast along the reduced dims, permuted as its input.
+        Group& gr = groups[size_t(g)];
+        const Unit& r = gr.units[0];
+        Unit u = units[0];
+        u.epilogue = true;
+        u.reduce_rank = gr.reduce_rank;
+        u.out_layout = r.out_layout;
+        u.in_chain = {r.in_chain[0], ViewStep{Op::Expand, ShapeAttrs{r.value->shape}, n},
+                      ViewStep{Op::Reshape, ShapeAttrs{r.node->shape}, n}};
+        u.chain_base = u.in_chain.size();
+        gr.units.push_back(u);
+        gr.size += size;
+        group_of[n.get()] = g;
+        epilogues.insert(n.get());
+        continue;
+      }
+    }
     for (const NodeRef& d : p.deps.at(n.get())) {
       int gd = group_of.at(d.get());
       const Group& dg = groups[size_t(gd)];
@@ -176,19 +241,42 @@ Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
             break;
           }
       if (g < 0) {
-        groups.push_back({u.iter(), u.reduce_rank, plain, {}});
+        groups.push_back({u.iter(), u.reduce_rank, plain, {}, 0, folds(u)});
         g = int(groups.size()) - 1;
       }
       groups[g].units.push_back(u);
       groups[g].size += size;
+      groups[g].folds &= folds(u);
       group_of[n.get()] = g;
       // A write node's own writes come after its base is copied in.
       if (n->op == Op::ViewScatter || n->op == Op::IndexPut) after = g;
     }
   }
 
+  // A reduction that is not a target and that only epilogues of its own
+  // kernel read is not stored.
+  std::unordered_map<const Node*, int> readers;  // kernels that load it, other than its epilogues
+  for (const NodeRef& n : order)
+    for (const NodeRef& d : p.deps.at(n.get()))
+      if (!epilogues.count(n.get()) || group_of.at(n.get()) != group_of.at(d.get())) readers[d.get()]++;
+  std::unordered_set<const Node*> unstored;
+  for (Group& g : groups)
+    for (Unit& u : g.units)
+      if (g.folds && !u.epilogue && g.units.size() > 1 && !readers.count(u.node.get()) &&
+          !p.targets.count(u.node.get())) {
+        bool read = false;  // by an epilogue of this kernel
+        for (const Unit& e : g.units)
+          if (e.epilogue)
+            for (const NodeRef& d : p.deps.at(e.node.get())) read |= d == u.node;
+        if (read) {
+          u.store = false;
+          unstored.insert(u.node.get());
+        }
+      }
+
   // Phase 2: lower each kernel with the plan fixed.
-  sched.materialized = order;
+  for (const NodeRef& n : order)
+    if (!unstored.count(n.get())) sched.materialized.push_back(n);
   std::vector<int> kernel_of_group(groups.size(), -1);
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     const Group& g = groups[gi];
