@@ -169,6 +169,7 @@ void realize(const std::vector<Tensor>& tensors) {
   Backend& backend = backend_for(device);
   if (debug_level() < 2)
     if (const Replay* replay = find_replay(walk); replay && replay->max_launch_elements() <= launch_limit()) {
+      if (debug_level() >= 1) std::fprintf(stderr, "kiln: replaying a schedule seen before\n");
       replay->run(walk, backend, launch_kernel);
       return;
     }

@@ -1,19 +1,19 @@
 #include "schedule_cache.h"
 
-#include <bit>
-#include <cstdlib>
 #include <algorithm>
 #include <atomic>
-#include <mutex>
+#include <bit>
+#include <cstdlib>
 #include <map>
+#include <mutex>
 #include <type_traits>
 #include <unordered_set>
 
 #include "backend/kernel_cache.h"
 #include "graph/attrs.h"
 #include "kiln/runtime.h"
-#include "tensor/tensor_impl.h"
 #include "schedule/plan.h"
+#include "tensor/tensor_impl.h"
 
 namespace kiln {
 
@@ -39,6 +39,8 @@ void push_attrs(std::vector<int64_t>& key, const Attrs& attrs) {
 int64_t type_word(const Node& n) {
   return int64_t(n.dtype) | int64_t(n.device.type) << 8 | int64_t(n.device.index) << 16;
 }
+
+std::atomic<int64_t> g_hits{0};  // replays (runtime_stats() reads it from any thread)
 
 uint64_t hash_words(const std::vector<int64_t>& words) {
   uint64_t h = 0x9e3779b97f4a7c15ull ^ words.size();
@@ -124,16 +126,14 @@ GraphWalk walk_graph(std::vector<NodeRef> requested) {
   for (auto [p, at] : fulls) {
     const Node& n = **g.nodes[size_t(p)];
     const Scalar& value = n.attr<FullAttrs>().value;
-    double v = value.to_double();
+    int64_t bits = value.is_floating() ? std::bit_cast<int64_t>(value.to_double()) : value.to_int();
     if (exponents.count(p)) {
-      key[at] = int64_t(Scalar::Kind::Float);
-      key[at + 1] = std::bit_cast<int64_t>(v);
+      key[at] = int64_t(value.kind());
+      key[at + 1] = bits;
     } else {
       g.free_constants.push_back(p);
       key[at] = -3;
-      std::pair<int64_t, int64_t> same(int64_t(n.dtype) << 8 | int64_t(value.kind()),
-                                       value.is_floating() ? std::bit_cast<int64_t>(v) : value.to_int());
-      key[at + 1] = first_equal.emplace(same, p).first->second;
+      key[at + 1] = first_equal.emplace(std::pair(int64_t(n.dtype) << 8 | int64_t(value.kind()), bits), p).first->second;
     }
   }
 
@@ -269,6 +269,7 @@ void Replay::run(const GraphWalk& g, const Backend& backend, LaunchFn launch) co
     launch(*l.exe, l.kernel, ptrs.data(), p, l.sizes);
   }
   count_kernel_cache_hits(int64_t(launches_.size()));
+  g_hits++;
   // Every node first, then realize them: realizing one drops its inputs,
   // which may be the last reference to another.
   std::vector<NodeRef> nodes;
@@ -307,7 +308,6 @@ std::unordered_map<uint64_t, Entry>& entries() {
   static std::unordered_map<uint64_t, Entry> m;
   return m;
 }
-int64_t g_hits = 0;
 
 }  // namespace
 
@@ -320,7 +320,6 @@ const Replay* find_replay(const GraphWalk& g) {
     entries().erase(it);
     return nullptr;
   }
-  g_hits++;
   return it->second.replay.get();
 }
 

@@ -36,7 +36,7 @@ build() {
 # The benchmarks also measure LibTorch eager, a baseline only (never a
 # dependency), with an optimized BLAS (without it Debian's LibTorch falls back
 # to the reference BLAS and its matmul is 10x slower: an unfair baseline).
-[ "$mode" = bench ] && packages+=(libtorch-dev libopenblas0-pthread)
+[ "$mode" = bench ] && packages+=(libtorch-dev libopenblas0-pthread python3-matplotlib)
 install_packages
 case "$mode" in
   demo)
@@ -64,6 +64,10 @@ case "$mode" in
       "$build_dir/bench/kiln_bench_$family" --benchmark_min_time=0.5 \
         --benchmark_out="$build_dir/bench-$family.json" --benchmark_out_format=json
     done
+    # The roofline chart (Debian's matplotlib, for Debian's python; without
+    # it the tables stand alone).
+    "$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)" scripts/bench_chart.py "$build_dir"/bench-{elementwise,nn,linalg}.json \
+      -o "$build_dir/bench-roofline.png" || true
     ;;
   sanitize)
     # ASan+UBSan over the whole suite; LLVM's JIT-compiled kernels are not
