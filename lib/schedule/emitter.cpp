@@ -432,6 +432,7 @@ int Emitter::emit_index(const NodeRef& n, const Chain& chain) {
   if (!src->realized()) {
     add_dep(src);
     remapped_.insert(src.get());
+    misaligned_.insert(src.get());  // (it reads wherever the indices say)
   }
   in.arg = add_arg(src, l, false, src->dtype, istrides);
   ops_.push_back("index");
