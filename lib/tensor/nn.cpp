@@ -50,7 +50,9 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   dim = wrap_dim(dim, y.dim(), "softmax");
   if (y.dim() > 0 && y.size(dim) == 0) return y.to(is_floating(x.dtype()) ? x.dtype() : kFloat32) * 1;  // empty, as PyTorch
   Tensor e = (y - y.amax({dim}, true)).exp();
-  Tensor r = e / e.sum({dim}, true);
+  // As PyTorch's CPU kernel: each row times the reciprocal of its sum (a
+  // value per row, computed in the sum's epilogue; no division per element).
+  Tensor r = e * e.sum({dim}, true).reciprocal();
   return low_precision(x) ? r.to(x.dtype()) : r;
 }
 
