@@ -91,6 +91,53 @@ private:
     return -1;
   }
 
+  // A large A B^T, both operands contiguous along k: the backend's dot tile
+  // reads B's rows from beyond L2 for every row block of A (at 2048^3 it ran
+  // at 0.6x of the outer-product tile). B is copied with its columns
+  // innermost, k outside them, so the outer tile takes it: a copy of K x N
+  // elements against M x N x K fma. Only where B is at least 16 MiB and A
+  // has 1024 rows or more: below that the transposing copy measured more
+  // than the tile saves on one of the two CPUs tried (Xeon at 1024^3). Null
+  // where it does not apply.
+  static NodeRef pack_for_outer_product(std::vector<NodeRef> ops, const Shape& full, size_t d, size_t esize) {
+    size_t R = full.size();
+    if (R < 3 || ops.size() != 2) return nullptr;
+    std::vector<size_t> other;
+    for (size_t i = 0; i < R; ++i)
+      if (i != d) other.push_back(i);
+    const size_t col = other.back(), row = other[other.size() - 2];
+    if (full[row] < 1024 || double(full[col]) * double(full[d]) * double(esize) < double(16 << 20)) return nullptr;
+    // B: varies along the columns and is broadcast along the rows; A the reverse.
+    auto padded = [&](const NodeRef& u) {
+      Shape sh(R - u->shape.size(), 1);
+      sh.insert(sh.end(), u->shape.begin(), u->shape.end());
+      return sh;
+    };
+    int b = -1;
+    for (int o = 0; o < 2; ++o) {
+      Shape so = padded(ops[size_t(o)]), sa = padded(ops[size_t(1 - o)]);
+      if (so[col] > 1 && so[row] == 1 && sa[row] > 1 && sa[col] == 1) b = o;
+    }
+    if (b < 0) return nullptr;
+    for (const NodeRef& u : ops) {  // both read in place, contiguous along k
+      Shape sh = padded(u);
+      Layout l = graph::layout_of(sh == u->shape ? u : graph::view(u, sh));
+      if (sh[d] <= 1 || l.strides[d] != 1) return nullptr;
+    }
+    NodeRef& u = ops[size_t(b)];
+    Shape sh = padded(u);
+    NodeRef v = sh == u->shape ? u : graph::view(u, sh);
+    Shape p, inv(R);
+    for (size_t i = 0; i < R; ++i)
+      if (i != d && i != col) p.push_back(int64_t(i));
+    p.push_back(int64_t(d));
+    p.push_back(int64_t(col));
+    for (size_t i = 0; i < R; ++i) inv[size_t(p[i])] = int64_t(i);
+    u = graph::permute(graph::copy(graph::permute(v, p)), inv);
+    NodeRef m = graph::binary(Op::Mul, ops[0], ops[1]);
+    return m->shape == full ? m : nullptr;
+  }
+
   // The product `mul` summed by `sum` with its operands packed, or null if
   // it is no contraction or every operand is contiguous along k already.
   NodeRef pack(const Node& sum, const NodeRef& mul) {
@@ -101,8 +148,11 @@ private:
     if (full[d] <= 1) return nullptr;
     std::vector<NodeRef> ops = mul->inputs;
     bool a_direct = false;
-    const int a = outer_product(ops, full, d, element_size(mul->dtype), a_direct);
+    const size_t esize = element_size(mul->dtype);
+    const int a = outer_product(ops, full, d, esize, a_direct);
     if (a >= 0 && a_direct) return nullptr;
+    if (a < 0)
+      if (NodeRef m = pack_for_outer_product(ops, full, d, esize)) return m;
     std::unordered_set<const Node*> built;  // the nodes made here
     auto made = [&](NodeRef r, const NodeRef& from) {
       if (r != from) built.insert(r.get());
