@@ -7,8 +7,11 @@
 //     the index maps of loads, broadcasts are stride-0 loads).
 //  2. order and lower: kernels run after what they read; stored values of
 //     one shape whose kernels do not depend on each other share one kernel
-//     (so common subexpressions are computed once); each kernel is lowered
-//     to Kernel IR with the plan fixed.
+//     (so common subexpressions are computed once); an elementwise value of
+//     a reduction's output, one value per output element, joins the
+//     reduction's kernel as its epilogue (stage 1), and a reduction only its
+//     epilogues read is not stored; each kernel is lowered to Kernel IR with
+//     the plan fixed.
 #include <cstdint>
 #include <string>
 #include <unordered_map>
