@@ -77,7 +77,7 @@ def main():
         for i, f in enumerate(fracs):
             ax.text(f, i, " %.2f" % f, va="center", fontsize=6)
     fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
+    fig.savefig(args.output, dpi=80)
     print("bench_chart: wrote " + args.output)
     return 0
 
