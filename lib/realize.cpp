@@ -180,7 +180,7 @@ void realize(const std::vector<Tensor>& tensors) {
   if (debug_level() >= 2) std::fprintf(stderr, "---- schedule\n%s", sched.str().c_str());
   check_launch_sizes(sched);
 
-  auto replay = walk.cacheable ? std::make_unique<Replay>(walk, sched) : nullptr;
+  auto replay = walk.cacheable && schedule_cache_enabled() ? std::make_unique<Replay>(walk, sched) : nullptr;
   std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
   for (const NodeRef& n : sched.materialized)
     bufs[n.get()] = backend.allocate(n->numel(), element_size(n->dtype));
