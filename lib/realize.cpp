@@ -194,7 +194,8 @@ void realize(const std::vector<Tensor>& tensors) {
     params.assign(sk.sizes.begin(), sk.sizes.end());
     for (size_t a = 0; a < sk.arg_nodes.size(); ++a) {
       const NodeRef& n = sk.arg_nodes[a];
-      ptrs.push_back(n->realized() ? n->buffer->data() : bufs.at(n.get())->data());
+      if (sk.kernel.args[a].position) ptrs.push_back(nullptr);  // no memory: positions
+      else ptrs.push_back(n->realized() ? n->buffer->data() : bufs.at(n.get())->data());
       const Layout& l = sk.arg_layouts[a];
       params.insert(params.end(), l.strides.begin(), l.strides.end());
       params.push_back(l.offset);

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstdlib>
 #include <map>
+#include <tuple>
 #include <mutex>
 #include <type_traits>
 #include <unordered_set>
@@ -94,6 +95,9 @@ GraphWalk walk_graph(std::vector<NodeRef> requested) {
   // reads their values from the new graph. A pow's constant exponent stays
   // in the key: the kernel has it as a literal (x^2 and x^0.5 have fast paths).
   std::vector<std::pair<int32_t, size_t>> fulls;  // position, where its value goes in the key
+  // So is a random value's seed and offset (launch parameters too): a new
+  // draw replays the schedule of the last one.
+  std::vector<std::pair<int32_t, size_t>> randoms;
   std::vector<const Node*> pows;
   while (!stack.empty()) {
     const NodeRef& r = *stack.back();
@@ -106,6 +110,9 @@ GraphWalk walk_graph(std::vector<NodeRef> requested) {
     if (n.op == Op::Full && is_param_scalar(n.dtype, n.attr<FullAttrs>().value)) {
       fulls.push_back({pos[&n], key.size()});
       key.resize(key.size() + 2);
+    } else if (is_random(n.op)) {
+      randoms.push_back({pos[&n], key.size()});
+      key.push_back(0);
     } else {
       push_attrs(key, n.attrs);
     }
@@ -135,6 +142,14 @@ GraphWalk walk_graph(std::vector<NodeRef> requested) {
       key[at] = -3;
       key[at + 1] = first_equal.emplace(std::pair(int64_t(n.dtype) << 8 | int64_t(value.kind()), bits), p).first->second;
     }
+  }
+
+  std::map<std::tuple<int64_t, int64_t, int64_t>, int32_t> first_draw;  // op, seed, offset -> first random node
+  for (auto [p, at] : randoms) {
+    const Node& n = **g.nodes[size_t(p)];
+    const RandomAttrs& a = n.attr<RandomAttrs>();
+    g.free_constants.push_back(p);
+    key[at] = first_draw.emplace(std::tuple(int64_t(n.op), a.seed, a.offset), p).first->second;
   }
 
   // The values needed later: referred to from more places than the graph's
@@ -200,7 +215,8 @@ void Replay::record_launch(const ScheduledKernel& sk, const Executable& exe) {
   for (size_t a = 0; a < sk.arg_nodes.size(); ++a) {
     const NodeRef& node = sk.arg_nodes[a];
     Source s{};
-    if (auto it = leaf_of_node_.find(node.get()); it != leaf_of_node_.end()) s = {false, it->second};
+    if (sk.kernel.args[a].position) s = {false, -1};
+    else if (auto it = leaf_of_node_.find(node.get()); it != leaf_of_node_.end()) s = {false, it->second};
     else if (node->realized()) ok_ &= leaf_source(node->buffer.get(), &s);
     else if (auto it = fresh_of_node_.find(node.get()); it != fresh_of_node_.end()) s = {true, it->second};
     else ok_ = false;
@@ -213,9 +229,10 @@ void Replay::record_launch(const ScheduledKernel& sk, const Executable& exe) {
   }
   for (size_t i = 0; i < sk.scalars.size(); ++i) {
     // A launch parameter is read from the replayed graph's constant.
-    auto it = free_constant_.find(sk.scalar_nodes[i]);
-    if (it != free_constant_.end()) l.scalars.push_back({int32_t(l.params.size()), it->second});
-    else ok_ &= is_key_constant(sk.scalar_nodes[i]);
+    const ScalarSource& src = sk.scalar_nodes[i];
+    auto it = free_constant_.find(src.node);
+    if (it != free_constant_.end()) l.scalars.push_back({int32_t(l.params.size()), it->second, src.field});
+    else ok_ &= is_key_constant(src.node);
     l.params.push_back(sk.scalars[i]);
   }
   launches_.push_back(std::move(l));
@@ -249,7 +266,8 @@ void Replay::run(const GraphWalk& g, const Backend& backend, LaunchFn launch) co
   std::vector<std::shared_ptr<Buffer>> fresh;
   fresh.reserve(fresh_.size());
   for (auto [numel, size] : fresh_) fresh.push_back(backend.allocate(numel, size));
-  auto data = [&](Source s) {
+  auto data = [&](Source s) -> void* {
+    if (!s.fresh && s.index < 0) return nullptr;
     return s.fresh ? fresh[size_t(s.index)]->data() : (*g.nodes[size_t(g.leaves[size_t(s.index)])])->buffer->data();
   };
   std::vector<void*> ptrs;
@@ -260,10 +278,8 @@ void Replay::run(const GraphWalk& g, const Backend& backend, LaunchFn launch) co
     const int64_t* p = l.params.data();
     if (!l.scalars.empty()) {
       params = l.params;
-      for (auto [at, node] : l.scalars) {
-        const Node& n = **g.nodes[size_t(node)];
-        params[size_t(at)] = param_bits(n.dtype, n.attr<FullAttrs>().value);
-      }
+      for (const Launch::ParamSource& sc : l.scalars)
+        params[size_t(sc.at)] = scalar_value({g.nodes[size_t(sc.node)]->get(), sc.field});
       p = params.data();
     }
     launch(*l.exe, l.kernel, ptrs.data(), p, l.sizes);

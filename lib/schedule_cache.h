@@ -36,8 +36,8 @@ struct GraphWalk {
   /// while it is not changed), and the positions of the realized leaves.
   std::vector<const NodeRef*> nodes;
   std::vector<int32_t> leaves;
-  /// Positions of the constants whose values are launch parameters (left
-  /// out of the key).
+  /// Positions of the constants and random values whose values are launch
+  /// parameters (left out of the key).
   std::vector<int32_t> free_constants;
   std::vector<int64_t> key;
   uint64_t hash = 0;
@@ -79,7 +79,7 @@ private:
   // Where an argument's (or a realized node's) memory comes from.
   struct Source {
     bool fresh;     // a buffer this schedule allocates, else a leaf's
-    int32_t index;  // into fresh_, or into the walk's leaves
+    int32_t index;  // into fresh_, or into the walk's leaves; -1: no memory (a position arg)
   };
   struct Launch {
     Kernel kernel;
@@ -87,7 +87,12 @@ private:
     Shape sizes;
     std::vector<int64_t> params;
     std::vector<Source> args;
-    std::vector<std::pair<int32_t, int32_t>> scalars;  // index in params, free constant's position
+    struct ParamSource {
+      int32_t at;    // index in params
+      int32_t node;  // the free constant's position
+      int field;     // which of its values (ScalarSource)
+    };
+    std::vector<ParamSource> scalars;
   };
   struct Outcome {
     int32_t node;  // position in the walk

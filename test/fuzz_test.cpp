@@ -1,6 +1,6 @@
 // The differential fusion fuzzer: seeded random programs (elementwise ops
 // with broadcasting, views, reductions, matmul, indexing, cat, in-place ops
-// on views and their bases, backward) evaluated three ways:
+// on views and their bases, lazy random draws, backward) evaluated three ways:
 //   lazy     one schedule for every output and gradient
 //   eager    realized after every op
 //   unfused  one schedule with fusion off (a kernel per op)
@@ -135,7 +135,11 @@ private:
     Shape s = random_shape();
     Tensor x;
     std::string how;
-    if (s.size() >= 2 && r_.coin(0.3)) {  // a transposed view of a realized buffer
+    if (t != kInt64 && r_.coin(0.15)) {  // a lazy draw: computed in the kernels that read it
+      bool normal = r_.coin();
+      x = normal ? randn(s, t) : rand(s, t);
+      how = normal ? "lazy randn " : "lazy rand ";
+    } else if (s.size() >= 2 && r_.coin(0.3)) {  // a transposed view of a realized buffer
       Shape big = s;
       std::swap(big[0], big[1]);
       x = fresh(big, t).transpose(0, 1);
@@ -401,6 +405,10 @@ private:
 
   void nn_op(const Tensor& a, bool fl) {
     if (!fl || a.dim() == 0 || a.numel() == 0) return binary(a, fl);
+    if (r_.coin(0.3)) {  // dropout: a mask drawn inside the kernel
+      record(a * (rand(a.shape(), a.dtype()) < 0.6) * (1 / 0.6), fmt("dropout({}, 0.4)", v(a)));
+      return;
+    }
     res_.reassociates = true;
     if (r_.coin()) {
       int64_t d = r_.uniform(0, a.dim() - 1);

@@ -42,6 +42,7 @@ TEST(ScheduleCache, SameStructureNewDataReplays) {
 TEST(ScheduleCache, ConstantsThatChangeEveryStepReplay) {
   manual_seed(2);
   auto w = rand({64}), g = rand({64});
+  realize(w, g);
   for (int step = 0; step < 4; ++step) {
     double lr = 0.1 / (1 + step);
     int64_t before = replays();
@@ -114,6 +115,7 @@ TEST(ScheduleCache, LeavesThatShareABuffer) {
 TEST(ScheduleCache, ValuesNeededLaterAreStoredOnReplay) {
   manual_seed(7);
   auto x = rand({16});
+  x.realize();
   for (int i = 0; i < 3; ++i) {
     auto y = x * 3.5;
     auto z = (y + 1).exp();

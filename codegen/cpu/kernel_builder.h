@@ -51,6 +51,15 @@ private:
   Value gep(Type elem, Value base, Value i) {
     return b_.create<LLVMD::GEPOp>(loc_, ptr(), elem, base, mlir::ValueRange{i}, /*inbounds=*/true);
   }
+  /// Element i of arg a from `base`. A position arg has no memory (its
+  /// pointer is null, or whatever a caller passes): its elements are bytes,
+  /// so its address less its pointer is the position (computed, never
+  /// dereferenced; not inbounds).
+  Value arg_gep(int a, Value base, Value i) {
+    const KernelArg& arg = k_.args[size_t(a)];
+    if (arg.position) return b_.create<LLVMD::GEPOp>(loc_, ptr(), b_.getI8Type(), base, mlir::ValueRange{i}, false);
+    return gep(mem_type(&ctx_, arg.dtype), base, i);
+  }
   Value load_i64(Value base, int64_t i) {
     return b_.create<LLVMD::LoadOp>(loc_, i64(), gep(i64(), base, i64_const(i)));
   }

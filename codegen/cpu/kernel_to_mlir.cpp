@@ -60,7 +60,9 @@ func::FuncOp KernelBuilder::build_body(const std::string& name) {
     const Instr& in = k_.body[i];
     if (in.kind != Instr::Kind::Const || in.param < 0) continue;
     Value bits = load_i64(params, first_scalar_param(k_) + in.param);
-    if (in.dtype == kFloat64) {
+    if (in.dtype == kInt64) {
+      v_[i] = bits;
+    } else if (in.dtype == kFloat64) {
       v_[i] = b_.create<arith::BitcastOp>(loc_, b_.getF64Type(), bits);
     } else {
       Value low = b_.create<arith::TruncIOp>(loc_, b_.getI32Type(), bits);
@@ -131,7 +133,7 @@ void KernelBuilder::build_elementwise(Value params, Value bounds[4]) {
     for (int d = 0; d + 1 < R; ++d)
       off = b_.create<arith::AddIOp>(
           loc_, off, b_.create<arith::MulIOp>(loc_, idx[size_t(d)], strides[a][size_t(d)]));
-    row_ptr[a] = gep(mem_type(&ctx_, k_.args[a].dtype), args_[a], off);
+    row_ptr[a] = arg_gep(int(a), args_[a], off);
   }
 
   auto cols = b_.create<scf::ForOp>(loc_, col_begin, col_end, one);
@@ -147,7 +149,7 @@ void KernelBuilder::build_elementwise(Value params, Value bounds[4]) {
     Value i = col;
     if (arg.inner == InnerStride::General)
       i = b_.create<arith::MulIOp>(loc_, col, strides[size_t(a)].back());
-    return gep(mem_type(&ctx_, arg.dtype), row_ptr[size_t(a)], i);
+    return arg_gep(a, row_ptr[size_t(a)], i);
   };
 
   ScalarEmitter s(b_, loc_);
@@ -157,7 +159,13 @@ void KernelBuilder::build_elementwise(Value params, Value bounds[4]) {
 void KernelBuilder::eval(size_t i, ScalarEmitter& s, const std::function<Value(int)>& at) {
   const Instr& in = k_.body[i];
   switch (in.kind) {
-    case Instr::Kind::Load: v_[i] = s.load(k_.args[size_t(in.arg)].dtype, element(in, at(in.arg))); break;
+    case Instr::Kind::Load:
+      if (k_.args[size_t(in.arg)].position)  // the element's position: its byte address less the base's
+        v_[i] = b_.create<arith::SubIOp>(loc_, b_.create<LLVMD::PtrToIntOp>(loc_, i64(), at(in.arg)),
+                                         b_.create<LLVMD::PtrToIntOp>(loc_, i64(), args_[size_t(in.arg)]));
+      else
+        v_[i] = s.load(k_.args[size_t(in.arg)].dtype, element(in, at(in.arg)));
+      break;
     case Instr::Kind::Const:
       if (in.param < 0) v_[i] = s.constant(in.dtype, in.value);  // (params are read at entry)
       break;
@@ -187,7 +195,7 @@ Value KernelBuilder::element(const Instr& in, Value p) {
     Value term = mul(v_[size_t(in.operands[j])], istrides_[size_t(in.arg)][j - first]);
     off = off ? add(off, term) : term;
   }
-  return gep(mem_type(&ctx_, k_.args[size_t(in.arg)].dtype), p, off);
+  return arg_gep(in.arg, p, off);
 }
 
 void KernelBuilder::build_wrapper(const std::string& name, func::FuncOp body) {

@@ -232,7 +232,7 @@ void KernelBuilder::element_loop(ScalarEmitter& s, const std::vector<Value>& row
   if (!two.empty())
     first = reduce_nest(elem_dims_, 0, base, i64_const(0), first, [&](const std::vector<Value>& offs, Value pos,
                                                           const std::vector<Value>& in) {
-      auto at = [&](int a) { return gep(mem_type(&ctx_, k_.args[size_t(a)].dtype), args_[size_t(a)], offs[size_t(a)]); };
+      auto at = [&](int a) { return arg_gep(a, args_[size_t(a)], offs[size_t(a)]); };
       for (size_t i = 0; i < k_.body.size(); ++i)
         if (find_slice_[i]) eval(i, s, at);
       std::vector<Value> out;
@@ -322,7 +322,7 @@ std::vector<Value> KernelBuilder::reduce_nest(const std::vector<LoopDim>& dims, 
 
 std::vector<Value> KernelBuilder::stage0(ScalarEmitter& s, const std::vector<Value>& offs, Value pos,
                           const std::vector<Value>& acc, bool tiled) {
-  auto at = [&](int a) { return gep(mem_type(&ctx_, k_.args[size_t(a)].dtype), args_[size_t(a)], offs[size_t(a)]); };
+  auto at = [&](int a) { return arg_gep(a, args_[size_t(a)], offs[size_t(a)]); };
   std::vector<Value> out = acc;
   auto fold = [&](const Slot& sl, bool re) {
     Value x = v_[size_t(k_.body[sl.instr].operands[0])];
@@ -352,7 +352,7 @@ std::vector<Value> KernelBuilder::stage0(ScalarEmitter& s, const std::vector<Val
 }
 
 void KernelBuilder::stage1(ScalarEmitter& s, const std::vector<Value>& offs) {
-  auto at = [&](int a) { return gep(mem_type(&ctx_, k_.args[size_t(a)].dtype), args_[size_t(a)], offs[size_t(a)]); };
+  auto at = [&](int a) { return arg_gep(a, args_[size_t(a)], offs[size_t(a)]); };
   for (size_t i = 0; i < k_.body.size(); ++i) {
     const Instr& in = k_.body[i];
     if (in.kind != Instr::Kind::Reduce && in.kind != Instr::Kind::Const && stage_of(in) == 1) eval(i, s, at);

@@ -36,6 +36,18 @@ struct FullAttrs {
   template <class Self, class F> static void fields(Self& s, F&& f) { f("value", s.value); }
 };
 
+/// rand, randn: the generator's key and the first counter (4-word Philox
+/// blocks consumed before this draw; element p uses block offset + p). Both
+/// are 64-bit words held as int64.
+struct RandomAttrs {
+  bool operator==(const RandomAttrs&) const = default;
+  int64_t seed = 0, offset = 0;
+  template <class Self, class F> static void fields(Self& s, F&& f) {
+    f("seed", s.seed);
+    f("offset", s.offset);
+  }
+};
+
 /// sum, prod, amax, amin, argmax, argmin: the reduced dims (sorted); the
 /// result keeps them with size 1.
 struct ReduceAttrs {
@@ -122,7 +134,7 @@ struct IndexPutAttrs {
   }
 };
 
-using Attrs = std::variant<NoAttrs, FullAttrs, ReduceAttrs, ScanAttrs, CatAttrs, ShapeAttrs, PermuteAttrs,
+using Attrs = std::variant<NoAttrs, FullAttrs, RandomAttrs, ReduceAttrs, ScanAttrs, CatAttrs, ShapeAttrs, PermuteAttrs,
                            SliceAttrs, StridedAttrs, IndexAttrs, IndexPutAttrs>;
 
 /// Calls f(name, value) for every field of `a` (const or not).

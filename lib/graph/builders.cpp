@@ -87,6 +87,12 @@ NodeRef full(const Scalar& value, DType dtype, const Shape& shape) {
   return make(Op::Full, dtype, shape, {}, FullAttrs{value});
 }
 
+NodeRef random(Op op, DType dtype, const Shape& shape, uint64_t seed, uint64_t offset) {
+  if (!is_random(op) || !is_floating(dtype))
+    throw Error(fmt::format("kiln: internal: {} of {}", op_name(op), name(dtype)));
+  return make(op, dtype, shape, {}, RandomAttrs{int64_t(seed), int64_t(offset)});
+}
+
 NodeRef cast(const NodeRef& x, DType dtype) {
   if (x->dtype == dtype) return x;
   // A constant is cast at build time: kernels then see one constant.

@@ -27,6 +27,9 @@ Shape broadcast(const Shape& a, const Shape& b, const char* op);
 // ---- leaves ----
 NodeRef buffer(std::shared_ptr<Buffer> buf, DType dtype, Layout layout);
 NodeRef full(const Scalar& value, DType dtype, const Shape& shape);
+/// rand or randn (op) of a floating dtype: element p of the contiguous
+/// order from Philox block offset + p under key `seed`.
+NodeRef random(Op op, DType dtype, const Shape& shape, uint64_t seed, uint64_t offset);
 
 // ---- elementwise ----
 /// Converts to `dtype` (returns `x` itself when it already has it).

@@ -26,7 +26,7 @@ inline constexpr size_t kNumOps = 0
 #undef OP
     ;
 
-enum class OpKind : uint8_t { Leaf, Elementwise, View, Scatter, Reduce, Scan, Gather, Primitive };
+enum class OpKind : uint8_t { Leaf, Random, Elementwise, View, Scatter, Reduce, Scan, Gather, Primitive };
 
 /// The dtype rule of an elementwise op beyond broadcasting and type
 /// promotion (graph/builders.cpp applies it; ops.def says which):
@@ -50,6 +50,8 @@ inline bool is_elementwise(Op op) { return op_info(op).kind == OpKind::Elementwi
 /// A Kernel IR primitive (ops.def): never in a graph.
 inline bool is_primitive(Op op) { return op_info(op).kind == OpKind::Primitive; }
 inline bool is_view(Op op) { return op_info(op).kind == OpKind::View; }
+/// rand, randn: computed element by element in the kernels that read them.
+inline bool is_random(Op op) { return op_info(op).kind == OpKind::Random; }
 inline OpTraits op_traits(Op op) { return op_info(op).traits; }
 /// Integer inputs are computed as float32 (sqrt, exp, true division, ...).
 inline bool is_float_math(Op op) { return op_info(op).traits == OpTraits::FloatMath; }

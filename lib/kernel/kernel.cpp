@@ -31,7 +31,7 @@ std::string Kernel::str() const {
                               reduce_rank ? fmt::format(" reduce={}", reduce_rank) : "",
                               serial ? " serial" : "", contraction ? " contraction" : "");
   for (size_t a = 0; a < args.size(); ++a)
-    s += fmt::format("  arg{}: {} {} inner={}{}\n", a, args[a].is_output ? "out" : "in",
+    s += fmt::format("  arg{}: {} {} inner={}{}\n", a, args[a].is_output ? "out" : args[a].position ? "pos" : "in",
                      short_dtype_name(args[a].dtype), inner_stride_name(args[a].inner),
                      args[a].num_index ? fmt::format(" indices={}", args[a].num_index) : "");
   auto operands = [](const Instr& in, size_t from) {
@@ -105,7 +105,8 @@ bool is_contraction(const Kernel& k) {
     return false;
   for (int l : loads) {
     const Instr& in = k.body[size_t(l)];
-    if (!in.operands.empty() || k.args[size_t(in.arg)].is_output) return false;
+    const KernelArg& a = k.args[size_t(in.arg)];
+    if (!in.operands.empty() || a.is_output || a.position) return false;
   }
   return true;
 }
@@ -117,6 +118,7 @@ int64_t first_scalar_param(const Kernel& k) {
 }
 
 int64_t param_bits(DType t, const Scalar& v) {
+  if (!is_floating(t)) return v.to_int();
   double d = v.to_double();
   if (t == kFloat64) return std::bit_cast<int64_t>(d);
   float f = float(d);

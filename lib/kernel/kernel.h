@@ -51,7 +51,8 @@
 // so one compiled kernel serves every size. So are floating-point scalars
 // (a learning rate, an epsilon, 1/N of a mean): a Const with a `param` slot
 // prints as `%4 = param 0 : f32` and takes its value at launch, so a value
-// that changes every step compiles nothing new. Only the innermost stride's class
+// that changes every step compiles nothing new; so are the int64 seed and
+// offset of random values (rand, randn). Only the innermost stride's class
 // (contiguous, broadcast or general) is structural, because it decides how
 // the loop vectorizes. The printed text is the cache key.
 #include <cstdint>
@@ -70,6 +71,10 @@ const char* short_dtype_name(DType t);
 
 struct KernelArg {
   bool is_output = false;
+  /// No memory: a load gives the element's position, offset + sum_d i_d *
+  /// stride_d, as int64 (printed `pos`): where a random value reads its
+  /// counter.
+  bool position = false;
   DType dtype = kFloat32;
   InnerStride inner = InnerStride::Contig;
   int num_index = 0;  // index operands of this arg's indexed loads/stores
@@ -134,7 +139,8 @@ bool is_contraction(const Kernel& k);
 /// Where the param consts start in `params`.
 int64_t first_scalar_param(const Kernel& k);
 /// A param const's launch value: the bits of its register value (float16 and
-/// bfloat16 rounded to the dtype and held as float32, as literals are).
+/// bfloat16 rounded to the dtype and held as float32, as literals are;
+/// integers as they are).
 int64_t param_bits(DType t, const Scalar& v);
 /// Whether a scalar of dtype t becomes a launch parameter: floating values
 /// other than 0, +-1, +-inf and NaN, which code generation folds.

@@ -281,11 +281,12 @@ Kernel parse_kernel(std::string_view text, int first_line) {
                                 k.args.size(), a));
       c.expect(":");
       KernelArg arg;
-      std::string_view dir = c.next("'in' or 'out'");
-      if (dir != "in" && dir != "out") {
-        throw Error(fmt::format("line {}: expected 'in' or 'out', got '{}'", c.line(), dir));
+      std::string_view dir = c.next("'in', 'out' or 'pos'");
+      if (dir != "in" && dir != "out" && dir != "pos") {
+        throw Error(fmt::format("line {}: expected 'in', 'out' or 'pos', got '{}'", c.line(), dir));
       }
       arg.is_output = dir == "out";
+      arg.position = dir == "pos";
       arg.dtype = c.dtype();
       c.expect("inner");
       c.expect("=");

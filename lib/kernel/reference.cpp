@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "kernel/philox.h"
 #include "kernel/verify.h"
 #include "kiln/error.h"
 
@@ -188,6 +189,10 @@ private:
     if (in.param >= 0) {
       // The launch value, as backends read it (param_bits).
       int64_t bits = params_[size_t(first_scalar_param(k_) + in.param)];
+      if (!is_floating(t)) {
+        v.i = wrap(t, uint64_t(bits));
+        return v;
+      }
       v.f = t == kFloat64 ? std::bit_cast<double>(bits) : double(std::bit_cast<float>(uint32_t(bits)));
       return v;
     }
@@ -200,7 +205,8 @@ private:
 
   // --- Memory ---------------------------------------------------------------
 
-  /// The element offset of Load/Store i in its arg's buffer.
+  /// The element offset of Load/Store i in its arg's buffer (a position
+  /// arg's: the position itself, unchecked).
   int64_t address(size_t i, int stage) const {
     const Instr& in = k_.body[i];
     const int R = k_.rank, O = R - k_.reduce_rank;
@@ -213,6 +219,7 @@ private:
     size_t first = in.kind == Instr::Kind::Store ? 1 : 0;
     for (size_t j = first; j < in.operands.size(); ++j)
       off += op(in, j).i * params_[size_t(at + R + 1 + int64_t(j - first))];
+    if (k_.args[size_t(a)].position) return off;
     if (off < 0 || off >= bufs_[size_t(a)].numel)
       fail(i, fmt::format("arg{} element {} is outside its buffer of {} elements", a, off, bufs_[size_t(a)].numel));
     return off;
@@ -258,6 +265,10 @@ private:
     switch (in.kind) {
       case Instr::Kind::Const: return;  // set once, up front
       case Instr::Kind::Load: {
+        if (k_.args[size_t(in.arg)].position) {
+          v_[i].i = address(i, stage);
+          return;
+        }
         // The arg's dtype: a decomposed kernel loads float16/bfloat16 as f32.
         v_[i] = read(k_.args[size_t(in.arg)].dtype, bufs_[size_t(in.arg)].data, address(i, stage));
         return;
@@ -328,6 +339,12 @@ private:
     Val r;
     if (o == Op::Cast) return cast(i, op(in, 0), t, out);
     if (o == Op::Copy) return op(in, 0);
+    if (is_random(o)) {  // (position, seed, offset)
+      uint64_t ctr = uint64_t(op(in, 2).i) + uint64_t(op(in, 0).i);
+      double v = philox::value(o == Op::Randn, out, uint64_t(op(in, 1).i), ctr);
+      r.f = out == kFloat64 ? v : round_reg(out, float(v));
+      return r;
+    }
     if (o == Op::Where) {
       Val c = cast(i, op(in, 0), t, kBool);
       return c.i ? op(in, 1) : op(in, 2);

@@ -91,6 +91,12 @@ void verify_kernel(const Kernel& k) {
           if (dt(n) != kInt64) invalid_instr(k, i, "index operand %" + std::to_string(in.operands[n]) + " is not int64");
         if (load && in.accumulate) invalid_instr(k, i, "accumulating load");
         if (!load && !a.is_output) invalid_instr(k, i, "store to an input arg");
+        if (a.position) {
+          // A position arg has no memory: its loads give int64 positions.
+          if (!load || a.is_output || a.num_index || a.dtype != kInt64 || in.dtype != kInt64)
+            invalid_instr(k, i, "a position arg (pos) is int64 and only loaded, without indices");
+          break;
+        }
         // Decomposed kernels (ops/decompose.h) hold float16/bfloat16
         // values in f32 registers: their loads widen and stores narrow.
         DType v = load ? in.dtype : dt(0);
@@ -102,7 +108,8 @@ void verify_kernel(const Kernel& k) {
       }
       case Instr::Kind::Const:
         if (!in.operands.empty()) invalid_instr(k, i, "const takes no operands");
-        if (in.param >= 0 && !is_floating(in.dtype)) invalid_instr(k, i, "a param const must be floating-point");
+        if (in.param >= 0 && !is_floating(in.dtype) && in.dtype != kInt64)
+          invalid_instr(k, i, "a param const must be floating-point or int64");
         break;
       case Instr::Kind::Reduce:
       case Instr::Kind::Scan: {
@@ -115,6 +122,13 @@ void verify_kernel(const Kernel& k) {
         break;
       }
       case Instr::Kind::Compute: {
+        if (is_random(in.op)) {
+          // rand/randn of (position, seed, offset), all int64.
+          if (in.operands.size() != 3 || dt(0) != kInt64 || dt(1) != kInt64 || dt(2) != kInt64 ||
+              !is_floating(in.dtype))
+            invalid_instr(k, i, std::string(op_name(in.op)) + " takes int64 (position, seed, offset) and gives a float");
+          break;
+        }
         if (!is_elementwise(in.op) && !is_primitive(in.op))
           invalid_instr(k, i, std::string("'") + op_name(in.op) + "' is not an elementwise op");
         if (in.operands.size() != size_t(op_info(in.op).arity))

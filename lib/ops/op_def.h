@@ -49,7 +49,8 @@ struct OpDef {
   /// in CamelCase ("Clone" for copy).
   const char* grad_fn = nullptr;
   /// Elementwise ops: the op as Kernel IR primitives and native ops, with
-  /// PyTorch's CPU semantics.
+  /// PyTorch's CPU semantics. Random ops: their value from (position,
+  /// seed, offset).
   decomp::V (*decompose)(Lowering&) = nullptr;
 };
 
@@ -77,5 +78,6 @@ void define_selection(OpTable& ops);       // maximum, minimum, clamp, compariso
 void define_reductions(OpTable& ops);      // sum, prod, amax, amin, argmax, argmin, cumsum
 void define_views(OpTable& ops);           // reshape, permute, expand, slice, as_strided
 void define_writes(OpTable& ops);          // view_scatter, cat, index, index_put
+void define_random(OpTable& ops);          // rand, randn
 
 }  // namespace kiln::ops

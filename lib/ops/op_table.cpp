@@ -22,6 +22,7 @@ OpTable build() {
   define_reductions(ops);
   define_views(ops);
   define_writes(ops);
+  define_random(ops);
   for (size_t i = 0; i < kNumOps; ++i) {
     Op op = Op(i);
     const OpDef& d = ops[op];
@@ -35,7 +36,8 @@ OpTable build() {
       continue;
     }
     if (!d.gradient) missing("a gradient rule");
-    if (is_elementwise(op) != (d.decompose != nullptr)) missing(is_elementwise(op) ? "its numerics" : "kind Elementwise");
+    bool computed = is_elementwise(op) || is_random(op);
+    if (computed != (d.decompose != nullptr)) missing(computed ? "its numerics" : "kind Elementwise or Random");
   }
   return ops;
 }

@@ -199,16 +199,17 @@ void Emitter::store(const NodeRef& n, std::string reason) {
   decide_(n, Decision{std::move(reason), unit_node_});
 }
 
-int Emitter::add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const Shape& index_strides) {
+int Emitter::add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const Shape& index_strides, bool position) {
   // (An input is shared by the loads of one stage: each stage walks its own dims.)
   bool post = !out && post_;
   for (size_t a = 0; a < arg_nodes_.size(); ++a)
-    if (!out && !k_.args[a].is_output && arg_nodes_[a] == n && layouts_[a] == l && index_strides_[a] == index_strides &&
-        post_args_.count(int(a)) == size_t(post))
+    if (!out && !k_.args[a].is_output && k_.args[a].position == position && arg_nodes_[a] == n && layouts_[a] == l &&
+        index_strides_[a] == index_strides && post_args_.count(int(a)) == size_t(post))
       return int(a);
   if (post) post_args_.insert(int(k_.args.size()));
   KernelArg ka;
   ka.is_output = out;
+  ka.position = position;
   ka.dtype = t;
   ka.num_index = int(index_strides.size());
   k_.args.push_back(ka);
@@ -312,7 +313,7 @@ int Emitter::emit(const NodeRef& root, const Chain& root_chain) {
       if (is_param_scalar(in.dtype, in.value)) {
         in.param = int(scalars_.size());
         scalars_.push_back(param_bits(in.dtype, in.value));
-        scalar_nodes_.push_back(n.get());
+        scalar_nodes_.push_back({n.get(), 0});
       }
       id = push(in);
     } else if (is_view(n->op)) {
@@ -348,8 +349,8 @@ int Emitter::unblock(const NodeRef& n, const Chain& chain, int id) {
   return id;
 }
 
-// A node that is neither a view, a constant nor a buffer: computed here,
-// unless it is better stored.
+// A node that is neither a view, a constant nor a buffer (a compute, a
+// gather, rand/randn): computed here, unless it is better stored.
 int Emitter::emit_inline(const NodeRef& n, const Chain& chain) {
   if (!outputs_.count(n.get())) {
     std::string why = recompute_reason(n, chain);
@@ -364,6 +365,7 @@ int Emitter::emit_inline(const NodeRef& n, const Chain& chain) {
   }
   if (decide_ && !outputs_.count(n.get())) inlined_.push_back(n.get());
   if (n->op == Op::Index) return emit_index(n, chain);
+  if (is_random(n->op)) return emit_random(n, chain);
   return emit_compute(n, chain);
 }
 
@@ -385,8 +387,8 @@ std::string Emitter::recompute_reason(const NodeRef& n, const Chain& chain) cons
   return "";
 }
 
-// An elementwise expression with a transcendental or more than a handful
-// of ops before the values it loads.
+// An elementwise expression with a transcendental, a random value or more
+// than a handful of ops before the values it loads.
 bool Emitter::costly(const NodeRef& root) const {
   int ops = 0;
   std::vector<const Node*> stack = {root.get()};
@@ -396,6 +398,7 @@ bool Emitter::costly(const NodeRef& root) const {
     stack.pop_back();
     if (!seen.insert(n).second) continue;
     if (n->realized() || plan_.has(n) || always_stored(n->op)) continue;
+    if (is_random(n->op)) return true;
     if (is_elementwise(n->op) && n->op != Op::Cast && n->op != Op::Copy)
       if (is_float_math(n->op) || ++ops > 4) return true;
     for (const NodeRef& x : n->inputs) stack.push_back(x.get());
@@ -436,6 +439,38 @@ int Emitter::emit_index(const NodeRef& n, const Chain& chain) {
   }
   in.arg = add_arg(src, l, false, src->dtype, istrides);
   ops_.push_back("index");
+  return push(in);
+}
+
+// rand/randn, computed where it is read: the element's position in the
+// node's contiguous order (a position arg walked through the chain's views)
+// and the seed and offset as launch parameters, so every draw runs the same
+// compiled kernel.
+int Emitter::emit_random(const NodeRef& n, const Chain& chain) {
+  Layout l = Layout::contiguous(n->shape);
+  if (!through(chain, l)) return -1;
+  Instr pos;
+  pos.kind = Instr::Kind::Load;
+  pos.dtype = kInt64;
+  pos.arg = add_arg(n, l, false, kInt64, {}, /*position=*/true);
+  Instr in;
+  in.kind = Instr::Kind::Compute;
+  in.op = n->op;
+  in.dtype = n->dtype;
+  in.operands.push_back(push(pos));
+  const RandomAttrs& a = n->attr<RandomAttrs>();
+  int field = 0;
+  for (int64_t v : {a.seed, a.offset}) {
+    Instr c;
+    c.kind = Instr::Kind::Const;
+    c.dtype = kInt64;
+    c.value = Scalar(v);
+    c.param = int(scalars_.size());
+    scalars_.push_back(v);
+    scalar_nodes_.push_back({n.get(), field++});
+    in.operands.push_back(push(c));
+  }
+  ops_.push_back(op_name(n->op));
   return push(in);
 }
 

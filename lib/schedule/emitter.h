@@ -87,14 +87,15 @@ public:
   /// counts 1, a transcendental (exp, sin, erf: dozens of LLVM instructions
   /// once expanded) counts 8.
   int64_t size() const { return size_; }
-  static int64_t cost(Op op) { return is_float_math(op) ? 8 : 1; }
+  static int64_t cost(Op op) { return is_float_math(op) || is_random(op) ? 8 : 1; }
 
   ScheduledKernel finish(const Shape& iter_shape);
 
 private:
   bool stored(const Node* n) const { return plan_.has(n) && !outputs_.count(n); }
   void store(const NodeRef& n, std::string reason);
-  int add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const Shape& index_strides = {});
+  int add_arg(const NodeRef& n, const Layout& l, bool out, DType t, const Shape& index_strides = {},
+              bool position = false);
   int push(Instr in);
   bool through(const Chain& chain, Layout& l);
   int load(const NodeRef& n, const Chain& chain);
@@ -103,6 +104,7 @@ private:
   int unblock(const NodeRef& n, const Chain& chain, int id);
   int emit_inline(const NodeRef& n, const Chain& chain);
   int emit_index(const NodeRef& n, const Chain& chain);
+  int emit_random(const NodeRef& n, const Chain& chain);
   int emit_compute(const NodeRef& n, const Chain& chain);
   std::string recompute_reason(const NodeRef& n, const Chain& chain) const;
   bool costly(const NodeRef& root) const;
@@ -124,7 +126,7 @@ private:
   bool contraction_ = false;         // a sum over a product of two broadcasts
   Kernel k_;
   std::vector<int64_t> scalars_;  // launch values of k_'s param consts
-  std::vector<const Node*> scalar_nodes_;  // and the full nodes they come from
+  std::vector<ScalarSource> scalar_nodes_;  // and the nodes they come from
   std::vector<NodeRef> arg_nodes_;
   std::vector<Layout> layouts_;
   std::vector<Shape> index_strides_;

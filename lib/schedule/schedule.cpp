@@ -305,6 +305,15 @@ Schedule make_schedule(const std::vector<NodeRef>& targets, size_t requested) {
   return sched;
 }
 
+int64_t scalar_value(const ScalarSource& s) {
+  const Node& n = *s.node;
+  if (is_random(n.op)) {
+    const RandomAttrs& a = n.attr<RandomAttrs>();
+    return s.field == 0 ? a.seed : a.offset;
+  }
+  return param_bits(n.dtype, n.attr<FullAttrs>().value);
+}
+
 std::string Schedule::str() const {
   std::string s;
   for (size_t i = 0; i < kernels.size(); ++i) {

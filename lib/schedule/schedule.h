@@ -21,15 +21,24 @@
 
 namespace kiln {
 
+/// Where a launch parameter's value comes from: a full node's value
+/// (field 0), or a rand/randn node's seed (0) or offset (1).
+struct ScalarSource {
+  const Node* node = nullptr;
+  int field = 0;
+};
+/// That value, as the kernel reads it (param_bits).
+int64_t scalar_value(const ScalarSource& s);
+
 /// One kernel launch: the Kernel IR plus the buffers and index maps it runs on.
 struct ScheduledKernel {
   Kernel kernel;
   Shape sizes;                    // iteration space (dims merged where possible)
-  std::vector<NodeRef> arg_nodes; // whose buffer each argument reads or writes
+  std::vector<NodeRef> arg_nodes; // whose buffer each argument reads or writes (a position arg: the random node)
   std::vector<Layout> arg_layouts;// each argument's strides over `sizes`
   std::vector<Shape> arg_index_strides;  // per argument, per index operand
   std::vector<int64_t> scalars;   // launch values of the param consts, by slot
-  std::vector<const Node*> scalar_nodes;  // the full node each one is the value of
+  std::vector<ScalarSource> scalar_nodes;  // where each one's value comes from
   std::vector<std::string> notes; // what it writes, for printing
 };
 

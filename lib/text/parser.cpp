@@ -876,6 +876,9 @@ private:
     switch (op_info(op).kind) {
       case OpKind::Leaf:  // full (buffer is refused by find_op)
         return graph::full(c.get_scalar("value"), ty.dtype, ty.shape);
+      case OpKind::Random:
+        if (!is_floating(ty.dtype)) c.fail(fmt::format("{} gives a floating point type, not {}", op_name(op), name(ty.dtype)));
+        return graph::random(op, ty.dtype, ty.shape, uint64_t(c.get_int("seed")), uint64_t(c.get_int("offset")));
       case OpKind::Elementwise:
         if (op == Op::Cast) return graph::cast(c.node(0), ty.dtype);
         if (op == Op::Copy) return graph::copy(c.node(0));

@@ -370,7 +370,7 @@ std::string schedule_str(const Schedule& s, const std::vector<NodeRef>& outputs,
       const NodeRef& n = sk.arg_nodes[a];
       if (sk.kernel.args[a].is_output) {
         if (listed.insert(n.get()).second) writes.push_back(fmt::format("{} ({})", nm(n), why(n)));
-      } else if (std::find(reads.begin(), reads.end(), nm(n)) == reads.end()) {
+      } else if (!sk.kernel.args[a].position && std::find(reads.begin(), reads.end(), nm(n)) == reads.end()) {
         reads.push_back(nm(n));
       }
     }
