@@ -13,6 +13,7 @@
 
 #include "backend/kernel_cache.h"
 #include "graph/builders.h"
+#include "launches.h"
 #include "passes/passes.h"
 #include "kiln/runtime.h"
 #include "runtime/allocator.h"
@@ -31,9 +32,6 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
-
-// Atomic: runtime_stats() may read it while another thread realizes.
-std::atomic<int64_t> g_launched{0};
 
 std::atomic<int64_t>& launch_limit() {
   static std::atomic<int64_t> limit = [] {
@@ -62,17 +60,6 @@ void check_launch_sizes(const Schedule& sched) {
                             ops, overflow ? std::string("more than 2^63") : std::to_string(n), name,
                             shape_str(sk.sizes), limit));
   }
-}
-
-// Every launch, recorded or replayed, goes through here.
-void launch_kernel(const Executable& exe, const Kernel& k, void* const* ptrs, const int64_t* params,
-                   const Shape& sizes) {
-  auto t0 = Clock::now();
-  exe.launch(k, ptrs, params, sizes);
-  g_launched++;
-  if (debug_level() >= 1)
-    std::fprintf(stderr, "kiln: ran %s over [%s] in %.3f ms\n", k.name.c_str(),
-                 fmt::format("{}", fmt::join(sizes, ", ")).c_str(), ms_since(t0));
 }
 
 // Copies elements between two strided layouts of one shape.
@@ -170,7 +157,7 @@ void realize(const std::vector<Tensor>& tensors) {
   if (debug_level() < 2)
     if (const Replay* replay = find_replay(walk); replay && replay->max_launch_elements() <= launch_limit()) {
       if (debug_level() >= 1) std::fprintf(stderr, "kiln: replaying a schedule seen before\n");
-      replay->run(walk, backend, launch_kernel);
+      replay->run(walk, backend);
       return;
     }
 
@@ -184,13 +171,18 @@ void realize(const std::vector<Tensor>& tensors) {
   std::unordered_map<Node*, std::shared_ptr<Buffer>> bufs;
   for (const NodeRef& n : sched.materialized)
     bufs[n.get()] = backend.allocate(n->numel(), element_size(n->dtype));
-  std::vector<void*> ptrs;
-  std::vector<int64_t> params;
-  for (const ScheduledKernel& sk : sched.kernels) {
+  std::vector<LaunchSpec> launches(sched.kernels.size());
+  for (size_t i = 0; i < sched.kernels.size(); ++i) {
+    const ScheduledKernel& sk = sched.kernels[i];
     if (debug_level() >= 2) std::fprintf(stderr, "---- kernel IR\n%s", sk.kernel.str().c_str());
     const Executable& exe = compiled_kernel(backend, sk.kernel);
     if (replay) replay->record_launch(sk, exe);
-    ptrs.clear();
+    LaunchSpec& l = launches[i];
+    l.exe = &exe;
+    l.kernel = &sk.kernel;
+    l.sizes = sk.sizes;
+    std::vector<void*>& ptrs = l.ptrs;
+    std::vector<int64_t>& params = l.params;
     params.assign(sk.sizes.begin(), sk.sizes.end());
     for (size_t a = 0; a < sk.arg_nodes.size(); ++a) {
       const NodeRef& n = sk.arg_nodes[a];
@@ -203,8 +195,8 @@ void realize(const std::vector<Tensor>& tensors) {
       params.insert(params.end(), is.begin(), is.end());
     }
     params.insert(params.end(), sk.scalars.begin(), sk.scalars.end());
-    launch_kernel(exe, sk.kernel, ptrs.data(), params.data(), sk.sizes);
   }
+  run_launches(backend, launches);
 
   // A requested view is laid out over the base its chain starts from, as the
   // scheduler saw it: taken before the materialized nodes are realized, since
@@ -261,7 +253,7 @@ RuntimeStats runtime_stats() {
   s.kernels_loaded = c.from_disk;
   s.kernel_cache_hits = c.hits;
   s.schedule_cache_hits = schedule_cache_hits();
-  s.kernels_launched = g_launched;
+  s.kernels_launched = kernels_launched_total();
   s.nodes_alive = nodes_alive();
   s.bytes_cached = int64_t(allocator_bytes_cached());
   s.bytes_in_use = int64_t(allocator_bytes_in_use());

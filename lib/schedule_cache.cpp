@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "backend/kernel_cache.h"
+#include "launches.h"
 #include "graph/attrs.h"
 #include "kiln/runtime.h"
 #include "schedule/plan.h"
@@ -262,7 +263,7 @@ bool Replay::finish(const Schedule& sched) {
 
 // ---- replaying
 
-void Replay::run(const GraphWalk& g, const Backend& backend, LaunchFn launch) const {
+void Replay::run(const GraphWalk& g, const Backend& backend) const {
   std::vector<std::shared_ptr<Buffer>> fresh;
   fresh.reserve(fresh_.size());
   for (auto [numel, size] : fresh_) fresh.push_back(backend.allocate(numel, size));
@@ -270,20 +271,19 @@ void Replay::run(const GraphWalk& g, const Backend& backend, LaunchFn launch) co
     if (!s.fresh && s.index < 0) return nullptr;
     return s.fresh ? fresh[size_t(s.index)]->data() : (*g.nodes[size_t(g.leaves[size_t(s.index)])])->buffer->data();
   };
-  std::vector<void*> ptrs;
-  std::vector<int64_t> params;
-  for (const Launch& l : launches_) {
-    ptrs.clear();
-    for (Source s : l.args) ptrs.push_back(data(s));
-    const int64_t* p = l.params.data();
-    if (!l.scalars.empty()) {
-      params = l.params;
-      for (const Launch::ParamSource& sc : l.scalars)
-        params[size_t(sc.at)] = scalar_value({g.nodes[size_t(sc.node)]->get(), sc.field});
-      p = params.data();
-    }
-    launch(*l.exe, l.kernel, ptrs.data(), p, l.sizes);
+  std::vector<LaunchSpec> specs(launches_.size());
+  for (size_t i = 0; i < launches_.size(); ++i) {
+    const Launch& l = launches_[i];
+    LaunchSpec& spec = specs[i];
+    spec.exe = l.exe;
+    spec.kernel = &l.kernel;
+    spec.sizes = l.sizes;
+    for (Source s : l.args) spec.ptrs.push_back(data(s));
+    spec.params = l.params;
+    for (const Launch::ParamSource& sc : l.scalars)
+      spec.params[size_t(sc.at)] = scalar_value({g.nodes[size_t(sc.node)]->get(), sc.field});
   }
+  run_launches(backend, specs);
   count_kernel_cache_hits(int64_t(launches_.size()));
   g_hits++;
   // Every node first, then realize them: realizing one drops its inputs,

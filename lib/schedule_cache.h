@@ -67,11 +67,9 @@ public:
   /// Returns false when something is not expressible by position (a buffer
   /// that is neither a leaf's nor a fresh one); the replay is then dropped.
   bool finish(const Schedule& sched);
-  /// Runs the recorded launches over `g`'s buffers, each through `launch`,
-  /// and realizes `g`'s nodes as the recorded run did.
-  using LaunchFn = void (*)(const Executable&, const Kernel&, void* const* ptrs, const int64_t* params,
-                            const Shape& sizes);
-  void run(const GraphWalk& g, const Backend& backend, LaunchFn launch) const;
+  /// Runs the recorded launches over `g`'s buffers (lib/launches.h) and
+  /// realizes `g`'s nodes as the recorded run did.
+  void run(const GraphWalk& g, const Backend& backend) const;
   /// The largest launch, in elements (checked against the launch limit).
   int64_t max_launch_elements() const { return max_elements_; }
 

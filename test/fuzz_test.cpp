@@ -1,7 +1,8 @@
 // The differential fusion fuzzer: seeded random programs (elementwise ops
 // with broadcasting, views, reductions, matmul, indexing, cat, in-place ops
 // on views and their bases, lazy random draws, backward) evaluated three ways:
-//   lazy     one schedule for every output and gradient
+//   lazy     one schedule for every output and gradient (odd seeds: its
+//            row-local launches in blocks of a few rows)
 //   eager    realized after every op
 //   unfused  one schedule with fusion off (a kernel per op)
 // Values and gradients must agree: bitwise for programs without reductions,
@@ -26,6 +27,7 @@
 #include <random>
 #include <sstream>
 
+#include "launches.h"
 #include "tensor/tensor_impl.h"
 #include "text/printer.h"
 
@@ -70,6 +72,9 @@ public:
     int64_t launched = runtime_stats().kernels_launched;
     manual_seed(seed_);
     set_fusion_enabled(mode_ != Mode::Unfused);
+    // Lazy programs of odd seeds run consecutive row-local launches in
+    // blocks of a few rows however small their buffers (lib/launches.h).
+    set_row_block_bytes(mode_ == Mode::Lazy && seed_ % 2 ? 16 : -1);
     int n_inputs = int(r_.uniform(1, 3));
     for (int i = 0; i < n_inputs; ++i) add_input();
     int n_ops = int(r_.uniform(2, 9));
@@ -82,6 +87,7 @@ public:
     }
     finish();
     set_fusion_enabled(true);
+    set_row_block_bytes(-1);
     res_.launched = runtime_stats().kernels_launched - launched;
     return std::move(res_);
   }

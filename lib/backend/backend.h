@@ -28,6 +28,12 @@ public:
   /// Runs the kernel over the iteration space `sizes`, with the argument
   /// buffers `ptrs` and the launch parameters `params` (kernel.h's layout).
   virtual void launch(const Kernel& k, void* const* ptrs, const int64_t* params, const Shape& sizes) const = 0;
+  /// The same on the calling thread alone: the runtime runs blocks of rows
+  /// of several launches in parallel itself (lib/launches.h).
+  virtual void launch_on_caller(const Kernel& k, void* const* ptrs, const int64_t* params,
+                                const Shape& sizes) const {
+    launch(k, ptrs, params, sizes);
+  }
 };
 
 /// One stage of a backend's compilation that kilnc --emit can print.
@@ -69,6 +75,10 @@ public:
   /// Loads an artifact compile() made for `k`, or returns null with the
   /// reason in *why when it cannot (a damaged cache entry).
   virtual std::unique_ptr<Executable> load(const Kernel& k, const std::string& artifact, std::string* why) const = 0;
+  /// Consecutive launches that touch the same rows of large buffers run in
+  /// blocks of rows of about this many bytes, each block through all of
+  /// them while it is in cache (lib/launches.h); 0: each launch whole.
+  virtual int64_t row_block_bytes() const { return 0; }
 };
 
 /// The backends of this build, the default (cpu) first.
