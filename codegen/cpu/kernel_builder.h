@@ -101,6 +101,11 @@ private:
   // strides, see also elem_dims_), so a result does not depend on how the
   // launch splits the output among threads.
   static constexpr int64_t kTile = 2048, kTileStackBytes = 64 * 1024;
+  // The tiled order folds kJamRows elements of the innermost reduced dim
+  // per load and store of the accumulators (kernels whose stage 0 has at
+  // most kJamMaxInstrs instructions).
+  static constexpr int64_t kJamRows = 4, kJamMaxInstrs = 12;
+  int64_t jam_rows() const;
   int64_t tile_cols_ = kTile;  // this kernel's tile (see build_reduction)
 
   using StageFn = std::function<std::vector<Value>(const std::vector<Value>& offs, Value pos,

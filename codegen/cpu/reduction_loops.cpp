@@ -282,14 +282,49 @@ void KernelBuilder::tile_loop(ScalarEmitter& s, const std::vector<Value>& row_of
       for (Value x : slot_init(s, sl, true)) acc.push_back(x);
     store_acc(acc, c);
   }
-  reduce_nest(natural_, 0, row_off, i64_const(0), {}, [&](const std::vector<Value>& offs, Value pos, const std::vector<Value>&) {
+  // The innermost reduced dim in steps of kJam: per column the accumulators
+  // are loaded once, fold kJam elements in order and are stored once (the
+  // same folds, in the same order, as one element at a time).
+  const LoopDim& last = natural_.back();
+  const int64_t jam = jam_rows();
+  auto columns = [&](const std::vector<Value>& offs, Value r, Value pos, int64_t count) {
     OpBuilder::InsertionGuard g(b_);
     auto cols = counted_loop(n);
     Value c = to_i64(cols.getInductionVar());
-    std::vector<Value> here = advance(offs, add(t0_64, c), O - 1, true, false);
-    store_acc(stage0(s, here, pos, load_acc(c), /*tiled=*/true), c);
+    std::vector<Value> acc = load_acc(c);
+    for (int64_t u = 0; u < count; ++u) {
+      Value ru = add(r, i64_const(u));
+      std::vector<Value> at(offs.size());
+      for (size_t a = 0; a < offs.size(); ++a)
+        if (used_[0][a]) at[a] = add(offs[a], mul(ru, last.stride[a]));
+      Value p = needs_pos_ ? add(pos, mul(ru, last.weight)) : pos;
+      acc = stage0(s, advance(at, add(t0_64, c), O - 1, true, false), p, acc, /*tiled=*/true);
+    }
+    store_acc(acc, c);
+  };
+  auto innermost = [&](const std::vector<Value>& offs, Value pos, const std::vector<Value>&) {
+    OpBuilder::InsertionGuard g(b_);
+    Value size = index(last.size);
+    Value main = b_.create<arith::ConstantIndexOp>(loc_, 0);  // where the one-at-a-time loop starts
+    if (jam > 1) {
+      Value j = b_.create<arith::ConstantIndexOp>(loc_, jam);
+      main = b_.create<arith::SubIOp>(loc_, size, b_.create<arith::RemUIOp>(loc_, size, j));
+      auto body = b_.create<scf::ForOp>(loc_, b_.create<arith::ConstantIndexOp>(loc_, 0), main, j);
+      OpBuilder::InsertionGuard g2(b_);
+      b_.setInsertionPointToStart(body.getBody());
+      columns(offs, to_i64(body.getInductionVar()), pos, jam);
+    }
+    auto rest = b_.create<scf::ForOp>(loc_, main, size, b_.create<arith::ConstantIndexOp>(loc_, 1));
+    b_.setInsertionPointToStart(rest.getBody());
+    columns(offs, to_i64(rest.getInductionVar()), pos, 1);
     return std::vector<Value>{};
-  });
+  };
+  if (natural_.size() == 1) {
+    innermost(row_off, i64_const(0), {});
+  } else {
+    std::vector<LoopDim> outer(natural_.begin(), natural_.end() - 1);
+    reduce_nest(outer, 0, row_off, i64_const(0), {}, innermost);
+  }
   auto fin = counted_loop(n);
   Value c = to_i64(fin.getInductionVar());
   std::vector<Value> here = advance(row_off, add(t0_64, c), O - 1, false, true);
@@ -297,6 +332,14 @@ void KernelBuilder::tile_loop(ScalarEmitter& s, const std::vector<Value>& row_of
   for (const Slot& sl : slots_)
     if (k_.body[sl.instr].kind == Instr::Kind::Reduce) v_[sl.instr] = s.acc_result(sl.op, sl.t, slot_acc(sl, acc, true));
   stage1(s, here);
+}
+
+// Jamming copies stage 0 kJamRows times: only for small bodies.
+int64_t KernelBuilder::jam_rows() const {
+  int64_t stage0 = 0;
+  for (const Instr& in : k_.body)
+    if (stage_of(in) == 0 && in.kind != Instr::Kind::Const) ++stage0;
+  return stage0 <= kJamMaxInstrs ? kJamRows : 1;
 }
 
 Type KernelBuilder::comp_type(size_t j) {
