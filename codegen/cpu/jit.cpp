@@ -97,8 +97,15 @@ public:
     Jit& j = jit();
     m->setDataLayout(j.lljit->getDataLayout());
     m->setTargetTriple(j.lljit->getTargetTriple().str());
+    // LLVM tunes Intel's AVX-512 cores for 256-bit loops (prefer-256-bit:
+    // the frequency drop of wide code in mixed programs); kiln's kernels are
+    // whole loops over large data, so they use the vector_bits() the tiles do.
+    const std::string width = std::to_string(vector_bits());
     for (llvm::Function& f : *m)
-      if (!f.isDeclaration()) f.addFnAttr(llvm::Attribute::NoUnwind);
+      if (!f.isDeclaration()) {
+        f.addFnAttr(llvm::Attribute::NoUnwind);
+        f.addFnAttr("prefer-vector-width", width);
+      }
     std::string err;
     llvm::raw_string_ostream es(err);
     if (llvm::verifyModule(*m, &es)) fail("invalid LLVM IR: " + es.str());
