@@ -225,3 +225,110 @@ TEST(Random, BadArgumentsNameTheOp) {
   EXPECT_EQ(empty.numel(), 0);
   EXPECT_TRUE(values(empty).empty());
 }
+
+// ---- built on the draws: dropout, bernoulli, randint, the in-place fills
+
+namespace {
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / double(v.size());
+}
+double std_of(const std::vector<double>& v) {
+  double m = mean_of(v), s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / double(v.size()));
+}
+}  // namespace
+
+TEST(Random, DropoutKeepsAndScales) {
+  manual_seed(12);
+  Tensor x = rand({200, 500}) + 1;
+  x.realize();
+  std::vector<double> in = values(x), out = values(nn::dropout(x, 0.3));
+  int64_t kept = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (out[i] == 0) continue;
+    ++kept;
+    EXPECT_EQ(out[i], double(float(in[i]) * float(1 / 0.7))) << i;
+  }
+  EXPECT_NEAR(double(kept) / double(in.size()), 0.7, 0.01);
+  EXPECT_EQ(values(nn::dropout(x, 0.3, /*training=*/false)), in);
+  EXPECT_EQ(values(nn::dropout(x, 0.0)), in);
+  for (double v : values(nn::dropout(x, 1.0))) EXPECT_EQ(v, 0);
+  // Fused: the mask never gets a buffer of its own.
+  auto launched = runtime_stats().kernels_launched;
+  (nn::dropout(x, 0.5) * 2 + 1).realize();
+  EXPECT_EQ(runtime_stats().kernels_launched, launched + 1);
+}
+
+TEST(Random, DropoutGradientIsTheMask) {
+  manual_seed(13);
+  Tensor x = randn({64, 32}, TensorOptions().requires_grad(true));
+  Tensor y = nn::dropout(x, 0.25);
+  y.sum().backward();
+  std::vector<double> g = values(x.grad()), v = values(y.detach());
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_EQ(g[i], v[i] == 0 ? 0.0 : double(float(1 / 0.75))) << i;
+}
+
+TEST(Random, BernoulliRandintAndFills) {
+  manual_seed(14);
+  const int64_t n = 100000;
+  std::vector<double> b = values(bernoulli(full({n}, 0.2)));
+  for (double v : b) ASSERT_TRUE(v == 0 || v == 1);
+  EXPECT_NEAR(mean_of(b), 0.2, 0.01);
+  EXPECT_EQ(bernoulli(zeros({3}, kFloat64)).dtype(), kFloat64);
+
+  Tensor r = randint(-3, 5, {n});
+  EXPECT_EQ(r.dtype(), kInt64);
+  std::vector<int64_t> ri = r.to_vector<int64_t>();
+  std::vector<int64_t> counts(8, 0);
+  for (int64_t v : ri) {
+    ASSERT_GE(v, -3);
+    ASSERT_LT(v, 5);
+    counts[size_t(v + 3)]++;
+  }
+  for (int64_t c : counts) EXPECT_NEAR(double(c) / double(n), 1.0 / 8, 0.01);
+  EXPECT_EQ(randint(10, {4}, kInt32).dtype(), kInt32);
+
+  Tensor t = zeros({n});
+  t.uniform_(-2, 6);
+  std::vector<double> u = values(t);
+  for (double v : u) {
+    ASSERT_GE(v, -2);
+    ASSERT_LT(v, 6);
+  }
+  EXPECT_NEAR(mean_of(u), 2, 0.05);
+  t.normal_(3, 0.5);
+  std::vector<double> g = values(t);
+  EXPECT_NEAR(mean_of(g), 3, 0.01);
+  EXPECT_NEAR(std_of(g), 0.5, 0.01);
+  // A fill of a view writes only the view.
+  Tensor base = zeros({4, 6});
+  base.narrow(1, 2, 3).bernoulli_(1.0);
+  std::vector<double> bv = values(base);
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 6; ++j) EXPECT_EQ(bv[size_t(i * 6 + j)], j >= 2 && j < 5 ? 1.0 : 0.0);
+}
+
+TEST(Random, BuiltOnDrawsBadArgumentsNameTheOp) {
+  auto message = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  Tensor x = zeros({3});
+  EXPECT_NE(message([&] { nn::dropout(x, 1.5); }).find("dropout: probability has to be between 0 and 1, but got 1.5"),
+            std::string::npos);
+  EXPECT_NE(message([&] { nn::dropout(zeros({3}, kInt64), 0.5); }).find("dropout: expected a floating point"),
+            std::string::npos);
+  EXPECT_NE(message([] { randint(5, 5, {2}); }).find("randint: expected low < high"), std::string::npos);
+  EXPECT_NE(message([] { bernoulli(zeros({2}, kInt64)); }).find("bernoulli: expected a floating point"),
+            std::string::npos);
+  EXPECT_NE(message([&] { zeros({2}, kInt32).uniform_(); }).find("uniform_: expected a floating point tensor, got int32"),
+            std::string::npos);
+  EXPECT_NE(message([&] { x.normal_(0, -1); }).find("normal_: expected std >= 0"), std::string::npos);
+}

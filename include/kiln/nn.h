@@ -28,6 +28,10 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const std::optio
                      double label_smoothing = 0.0);
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const std::optional<Tensor>& weight = std::nullopt,
                   const std::optional<Tensor>& bias = std::nullopt, double eps = 1e-5);
+/// Zeroes each element with probability p (a mask drawn lazily from the
+/// global generator, computed in the kernels that use it) and scales the
+/// rest by 1 / (1 - p); the identity when not training.
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
 /// x @ weight.T + bias.
 Tensor linear(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias = std::nullopt);
 

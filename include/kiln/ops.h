@@ -27,6 +27,12 @@ Tensor rand(const Shape& shape, TensorOptions opts = {});
 Tensor randn(const Shape& shape, TensorOptions opts = {});
 Tensor rand_like(const Tensor& t);
 Tensor randn_like(const Tensor& t);
+/// Integers uniform in [low, high) (int64 unless opts say otherwise).
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts = {});
+Tensor randint(int64_t high, const Shape& shape, TensorOptions opts = {});
+/// 1 where a uniform draw falls below p (element by element), else 0, in p's dtype.
+Tensor bernoulli(const Tensor& p);
+Tensor bernoulli(const Tensor& like, double p);
 void manual_seed(uint64_t seed);
 /// A zero-copy tensor over caller memory (contiguous, or with the given
 /// strides in elements), shared both ways like torch.from_numpy: the tensor

@@ -254,6 +254,11 @@ public:
   Tensor& fill_(const Scalar& v);
   Tensor& zero_();
   Tensor& copy_(const Tensor& src);
+  /// Fill with random values of the global generator (floating tensors):
+  /// uniform in [from, to), normal with mean and std, 1 with probability p.
+  Tensor& uniform_(double from = 0, double to = 1);
+  Tensor& normal_(double mean = 0, double std = 1);
+  Tensor& bernoulli_(double p = 0.5);
 
   Tensor& operator+=(const Tensor& o) { return add_(o); }
   Tensor& operator+=(const Scalar& o) { return add_(o); }

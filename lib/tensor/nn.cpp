@@ -81,6 +81,16 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
   return low_precision(x) ? r.to(x.dtype()) : r;
 }
 
+Tensor dropout(const Tensor& x, double p, bool training) {
+  if (!(p >= 0 && p <= 1)) throw Error(fmt::format("dropout: probability has to be between 0 and 1, but got {}", p));
+  if (!is_floating(x.dtype()))
+    throw Error(fmt::format("dropout: expected a floating point tensor, got {}", name(x.dtype())));
+  if (!training || p == 0) return x;
+  if (p == 1) return x * 0;
+  // PyTorch's: the mask is bernoulli(1 - p) divided by 1 - p, then x * mask.
+  return x * (bernoulli(x, 1 - p) * (1 / (1 - p)));
+}
+
 Tensor silu(const Tensor& x) {
   require_floating("silu", x);
   Tensor y = low_precision(x) ? x.to(kFloat32) : x;

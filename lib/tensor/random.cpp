@@ -69,4 +69,51 @@ Tensor randn(const Shape& shape, TensorOptions opts) { return random(shape, opts
 Tensor rand_like(const Tensor& t) { return rand(t.shape(), t.dtype()); }
 Tensor randn_like(const Tensor& t) { return randn(t.shape(), t.dtype()); }
 
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts) {
+  if (low >= high) throw Error(fmt::format("randint: expected low < high, got low = {} and high = {}", low, high));
+  if (high - low > (int64_t(1) << 53) || high - low < 0)
+    throw Error(fmt::format("randint: the range [{}, {}) is wider than 2^53, not supported yet", low, high));
+  DType t = opts.dtype().value_or(kInt64);
+  if (t == kBool) throw Error("randint: expected an integer or floating point dtype, got bool");
+  // floor(u (high - low)) with 53-bit u: exact, and below high - low.
+  Tensor u = random(shape, TensorOptions().dtype(kFloat64), Op::Rand);
+  Tensor r = ((u * double(high - low)).floor() + double(low)).to(t);
+  if (opts.requires_grad()) r.requires_grad_(true);
+  return r;
+}
+Tensor randint(int64_t high, const Shape& shape, TensorOptions opts) { return randint(0, high, shape, opts); }
+
+Tensor bernoulli(const Tensor& p) {
+  if (!is_floating(p.dtype()))
+    throw Error(fmt::format("bernoulli: expected a floating point probability tensor, got {}", name(p.dtype())));
+  return (random(p.shape(), TensorOptions().dtype(p.dtype()), Op::Rand) < p).to(p.dtype());
+}
+Tensor bernoulli(const Tensor& like, double p) {
+  if (!(p >= 0 && p <= 1)) throw Error(fmt::format("bernoulli: expected 0 <= p <= 1, got p = {}", p));
+  DType t = is_floating(like.dtype()) ? like.dtype() : kFloat32;
+  return (random(like.shape(), TensorOptions().dtype(t), Op::Rand) < p).to(t);
+}
+
+namespace {
+void check_fill(const Tensor& t, const char* op) {
+  if (!is_floating(t.dtype()))
+    throw Error(fmt::format("{}: expected a floating point tensor, got {}", op, name(t.dtype())));
+}
+}  // namespace
+
+Tensor& Tensor::uniform_(double from, double to) {
+  check_fill(*this, "uniform_");
+  if (!(from <= to)) throw Error(fmt::format("uniform_: expected from <= to, got from = {} and to = {}", from, to));
+  return copy_(random(shape(), TensorOptions().dtype(dtype()), Op::Rand) * (to - from) + from);
+}
+Tensor& Tensor::normal_(double mean, double std) {
+  check_fill(*this, "normal_");
+  if (!(std >= 0)) throw Error(fmt::format("normal_: expected std >= 0, got {}", std));
+  return copy_(random(shape(), TensorOptions().dtype(dtype()), Op::Randn) * std + mean);
+}
+Tensor& Tensor::bernoulli_(double p) {
+  check_fill(*this, "bernoulli_");
+  return copy_(bernoulli(*this, p));
+}
+
 }  // namespace kiln
