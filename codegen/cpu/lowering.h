@@ -35,7 +35,7 @@ mlir::OwningOpRef<mlir::ModuleOp> build_module(mlir::MLIRContext& ctx, const Ker
 std::unique_ptr<mlir::MLIRContext> make_context();
 /// Lowers build_module's output to the LLVM dialect.
 mlir::LogicalResult lower_to_llvm_dialect(mlir::ModuleOp module);
-/// LLVM's O3 pipeline with loop and SLP vectorization, for `tm`.
+/// LLVM's O2 pipeline with loop and SLP vectorization, for `tm`.
 void optimize_llvm(llvm::Module& m, llvm::TargetMachine& tm);
 
 }  // namespace kiln::cpu
