@@ -37,6 +37,16 @@ double ulps(double a, double b) {
 
 constexpr uint64_t kDefaultSeed = 67280421310721ull;
 
+// What f() throws, or "".
+std::string message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // f() scheduled a kernel per op, without the schedule cache.
 std::vector<double> unfused(const std::function<Tensor()>& f) {
   set_fusion_enabled(false);
@@ -210,14 +220,6 @@ TEST(Random, GradientFlowsToADrawThatRequiresIt) {
 }
 
 TEST(Random, BadArgumentsNameTheOp) {
-  auto message = [](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
   EXPECT_NE(message([] { rand({3}, kInt64); }).find("rand: expected a floating point dtype, got int64"),
             std::string::npos);
   EXPECT_NE(message([] { randn({2, -1}); }).find("randn: negative dimension -1"), std::string::npos);
@@ -312,14 +314,6 @@ TEST(Random, BernoulliRandintAndFills) {
 }
 
 TEST(Random, BuiltOnDrawsBadArgumentsNameTheOp) {
-  auto message = [](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
   Tensor x = zeros({3});
   EXPECT_NE(message([&] { nn::dropout(x, 1.5); }).find("dropout: probability has to be between 0 and 1, but got 1.5"),
             std::string::npos);
