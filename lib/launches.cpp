@@ -87,6 +87,20 @@ bool legal(const std::vector<LaunchSpec>& ls, size_t first, size_t last, int64_t
   return true;
 }
 
+// Whether launch l reaches a buffer of `big` bytes or more along its rows.
+bool large(const LaunchSpec& l, int64_t big) {
+  const Kernel& k = *l.kernel;
+  const int R = k.rank;
+  if (R < 1) return false;
+  int64_t at = R;
+  for (const KernelArg& arg : k.args) {
+    int64_t stride0 = l.params[size_t(at)];
+    at += R + 1 + arg.num_index;
+    if (!arg.position && stride0 > 0 && l.sizes[0] * stride0 * int64_t(element_size(arg.dtype)) >= big) return true;
+  }
+  return false;
+}
+
 void run_one(const LaunchSpec& l) {
   auto t0 = Clock::now();
   l.exe->launch(*l.kernel, l.ptrs.data(), l.params.data(), l.sizes);
@@ -145,7 +159,11 @@ std::atomic<int64_t>& block_override() {
 
 void run_launches(const Backend& backend, const std::vector<LaunchSpec>& ls) {
   const int64_t over = block_override();
-  const int64_t block = over < 0 ? backend.row_block_bytes() : over;
+  int64_t block = over < 0 ? backend.row_block_bytes() : over;
+  // A group pays only with a buffer of 16 blocks or more: without one (every
+  // small schedule, every replay of a tiny step) there is nothing to search.
+  if (block > 0 && !std::any_of(ls.begin(), ls.end(), [&](const LaunchSpec& l) { return large(l, 16 * block); }))
+    block = 0;
   size_t i = 0;
   while (i < ls.size()) {
     // The longest legal group from i on.

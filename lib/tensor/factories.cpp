@@ -9,14 +9,24 @@
 
 namespace kiln {
 
-namespace {
-
-DType dtype_or(const TensorOptions& o, DType d) { return o.dtype().value_or(d); }
-
 void check_device(const TensorOptions& o, const char* op) {
   if (!o.device().is_cpu())
     throw Error(fmt::format("{}: device {} is not supported yet (only cpu)", op, o.device().str()));
 }
+
+void check_shape(const Shape& s, const char* op) {
+  int64_t n = 1;
+  for (int64_t d : s) {
+    if (d < 0) throw Error(fmt::format("{}: negative dimension {} in shape {}", op, d, shape_str(s)));
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error(fmt::format("{}: shape {} has too many elements (overflows int64)", op, shape_str(s)));
+  }
+}
+
+namespace {
+
+DType dtype_or(const TensorOptions& o, DType d) { return o.dtype().value_or(d); }
+
 
 Tensor finish(NodeRef n, const TensorOptions& o) {
   Tensor t = wrap(std::move(n));
@@ -42,14 +52,6 @@ Tensor new_buffer(DType t, const Shape& shape) {
   return wrap(graph::buffer(std::move(buf), t, Layout::contiguous(shape)));
 }
 
-void check_shape(const Shape& s, const char* op) {
-  int64_t n = 1;
-  for (int64_t d : s) {
-    if (d < 0) throw Error(fmt::format("{}: negative dimension {} in shape {}", op, d, shape_str(s)));
-    if (__builtin_mul_overflow(n, d, &n))
-      throw Error(fmt::format("{}: shape {} has too many elements (overflows int64)", op, shape_str(s)));
-  }
-}
 
 // Shape of a nested list: the lengths along the first path, then checked
 // everywhere (the list must be rectangular).

@@ -37,14 +37,9 @@ Tensor random(const Shape& shape, TensorOptions opts, Op op) {
   DType t = opts.dtype().value_or(kFloat32);
   if (!is_floating(t))
     throw Error(fmt::format("{}: expected a floating point dtype, got {}", name_of, name(t)));
-  if (!opts.device().is_cpu())
-    throw Error(fmt::format("{}: device {} is not supported yet (only cpu)", name_of, opts.device().str()));
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0) throw Error(fmt::format("{}: negative dimension {} in shape {}", name_of, d, shape_str(shape)));
-    if (__builtin_mul_overflow(n, d, &n))
-      throw Error(fmt::format("{}: shape {} has too many elements (overflows int64)", name_of, shape_str(shape)));
-  }
+  check_device(opts, name_of);
+  check_shape(shape, name_of);
+  const int64_t n = numel(shape);
   Generator g;
   {
     std::lock_guard<std::mutex> lock(generator_mutex());

@@ -66,5 +66,9 @@ inline const NodeRef& node_of(const Tensor& t, const char* op = __builtin_FUNCTI
 }
 /// A new tensor for `n`.
 Tensor wrap(NodeRef n);
+/// A factory's checks, its errors naming `op`: the device is one kiln
+/// supports; no dimension is negative and the element count fits int64.
+void check_device(const TensorOptions& o, const char* op);
+void check_shape(const Shape& s, const char* op);
 
 }  // namespace kiln
